@@ -1,0 +1,60 @@
+"""IdMap: the only place that converts raw ids (strings) to dense indices and back."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+UNKNOWN = -1
+
+
+class IdMap:
+    """Raw id <-> index 0..n-1. Unknown raw ids map to UNKNOWN (-1), never to another id."""
+
+    def __init__(self, raw_ids: Sequence[str]):
+        self._raw = np.asarray(list(raw_ids), dtype=object)
+        self._index = pd.Index(self._raw)
+        if not self._index.is_unique:
+            raise ValueError("IdMap ids must be unique")
+
+    @classmethod
+    def from_values(cls, values: Iterable[str]) -> "IdMap":
+        """Sorted unique ids, so every host builds the identical map from the same data."""
+        return cls(np.sort(pd.unique(pd.Series(values, dtype=object)).astype(str)))
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IdMap) and np.array_equal(self._raw, other._raw)
+
+    @property
+    def raw_ids(self) -> np.ndarray:
+        return self._raw
+
+    def to_index(self, raw: Iterable[Any]) -> np.ndarray:
+        """Indices (int64) of raw ids; UNKNOWN where an id is not in the map."""
+        keys = raw if isinstance(raw, (pd.Series, pd.Index, np.ndarray)) else list(raw)
+        return self._index.get_indexer(keys).astype(np.int64)
+
+    def to_raw(self, indices: Iterable[int]) -> np.ndarray:
+        return self._raw[np.asarray(indices, dtype=np.int64)]
+
+    def to_json(self) -> list[str]:
+        return [str(value) for value in self._raw]
+
+    @staticmethod
+    def normalize(value: Any) -> str:
+        """A request id as the string the map holds: 12 and 12.0 -> '12', '0012' stays '0012'."""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"an id must be a string or a number, not {type(value).__name__}")
+        if isinstance(value, numbers.Integral):
+            return str(int(value))
+        if not float(value).is_integer():
+            raise ValueError(f"a numeric id must be a whole number, not {value!r}")
+        return str(int(value))

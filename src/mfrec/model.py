@@ -1,0 +1,82 @@
+"""The Gluon network. It knows nothing of files, data sources or HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import mxnet as mx
+import numpy as np
+from mxnet import gluon
+
+
+@dataclass(frozen=True)
+class Architecture:
+    num_users: int
+    num_items: int
+    num_embeddings: int = 64
+    dropout_p: float = 0.0
+    use_bias: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Factors:
+    """Inference-mode factors: rating(u, i) = user_vectors[u] . item_vectors[i] + biases."""
+
+    user_vectors: np.ndarray
+    item_vectors: np.ndarray
+    user_bias: np.ndarray
+    item_bias: np.ndarray
+    global_bias: float
+
+
+class MFBlock(gluon.HybridBlock):
+    """The notebook's MFBlock (user and item Embedding -> shared Dense(relu) -> Dropout ->
+    elementwise product summed), plus optional global, user and item bias terms."""
+
+    def __init__(self, architecture: Architecture, sparse_grad: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.architecture = architecture
+        a = architecture
+        with self.name_scope():
+            self.user_embeddings = gluon.nn.Embedding(a.num_users, a.num_embeddings, sparse_grad=sparse_grad)
+            self.item_embeddings = gluon.nn.Embedding(a.num_items, a.num_embeddings, sparse_grad=sparse_grad)
+            self.dense = gluon.nn.Dense(a.num_embeddings, activation="relu", in_units=a.num_embeddings)
+            self.dropout = gluon.nn.Dropout(a.dropout_p)
+            if a.use_bias:
+                self.user_bias = gluon.nn.Embedding(a.num_users, 1, sparse_grad=sparse_grad)
+                self.item_bias = gluon.nn.Embedding(a.num_items, 1, sparse_grad=sparse_grad)
+                self.global_bias = self.params.get("global_bias", shape=(1,), init=mx.init.Zero())
+
+    def hybrid_forward(self, F, users, items, global_bias=None):
+        user_vectors = self.dropout(self.dense(self.user_embeddings(users)))
+        item_vectors = self.dropout(self.dense(self.item_embeddings(items)))
+        predictions = F.sum(user_vectors * item_vectors, axis=1)
+        if global_bias is None:
+            return predictions
+        biases = F.reshape(self.user_bias(users) + self.item_bias(items), shape=(-1,))
+        return F.broadcast_add(predictions + biases, global_bias)
+
+    def factors(self, chunk: int = 65536) -> Factors:
+        """Compute every user's and item's final vectors (dropout off) as numpy arrays."""
+        a = self.architecture
+        return Factors(
+            user_vectors=self._vectors(self.user_embeddings, a.num_users, chunk),
+            item_vectors=self._vectors(self.item_embeddings, a.num_items, chunk),
+            user_bias=self._bias(getattr(self, "user_bias", None), a.num_users),
+            item_bias=self._bias(getattr(self, "item_bias", None), a.num_items),
+            global_bias=float(self.global_bias.data(mx.cpu()).asnumpy()[0]) if a.use_bias else 0.0,
+        )
+
+    def _vectors(self, embedding: gluon.nn.Embedding, count: int, chunk: int) -> np.ndarray:
+        weight = embedding.weight.data(mx.cpu())
+        parts = [self.dense(weight[start:start + chunk]).asnumpy() for start in range(0, count, chunk)]
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    @staticmethod
+    def _bias(embedding: gluon.nn.Embedding | None, count: int) -> np.ndarray:
+        if embedding is None:
+            return np.zeros(count, dtype=np.float32)
+        return embedding.weight.data(mx.cpu()).asnumpy().reshape(-1).astype(np.float32)
