@@ -1,0 +1,106 @@
+"""`serve`: load the model once, then run gunicorn (preloaded app, forked workers).
+
+The model is loaded and its numpy factors computed in the master process, before the workers
+fork: /ping is fast from the first request, workers share the arrays' memory, and no worker ever
+runs MXNet (which is not fork-safe). A model that does not load stops `serve` with exit code 1.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import sys
+import time
+
+from gunicorn.app.base import BaseApplication
+
+from mfrec.errors import UserError
+from mfrec.serving.app import create_app
+from mfrec.serving.config import ServerConfig, read_config
+from mfrec.serving.predictor import ModelTables, Predictor
+
+log = logging.getLogger("mfrec.serving")
+ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s bytes %(M)s ms'
+
+
+class ModelServer(BaseApplication):
+    """gunicorn with our settings and an already-built WSGI app."""
+
+    def __init__(self, wsgi_app, options: dict):
+        self._wsgi_app = wsgi_app
+        self._options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return self._wsgi_app
+
+
+def gunicorn_options(config: ServerConfig) -> dict:
+    options = {
+        "bind": f"0.0.0.0:{config.port}",
+        "workers": config.workers,
+        "worker_class": "gthread",
+        "threads": config.threads,
+        "timeout": config.timeout_s,
+        "graceful_timeout": config.graceful_timeout_s,
+        "keepalive": 5,
+        "preload_app": True,
+        "accesslog": "-",
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "mfrec-serve",
+    }
+    if os.path.isdir("/dev/shm"):
+        options["worker_tmp_dir"] = "/dev/shm"
+    if config.user is not None:
+        options["user"] = config.user.uid
+        options["group"] = config.user.gid
+    return options
+
+
+def load_predictor(config: ServerConfig) -> Predictor:
+    from mfrec.artifacts import load_model  # imports MXNet: only in the master, only here
+
+    started = time.perf_counter()
+    loaded = load_model(config.model_dir)
+    predictor = Predictor(ModelTables.from_loaded_model(loaded), clip=config.clip_predictions)
+    log.info(
+        "model loaded from %s in %.1f s: %d customers, %d products, %d factors",
+        config.model_dir, time.perf_counter() - started, len(predictor.tables.customers),
+        predictor.num_products, predictor.tables.item_vectors.shape[1],
+    )
+    return predictor
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = read_config(os.environ)
+    except UserError as error:
+        log.error("serve cannot start: %s", error)
+        return 1
+    try:
+        predictor = load_predictor(config)
+    except UserError as error:
+        log.error("serve cannot start: model in %s: %s", config.model_dir, error)
+        return 1
+    except Exception as error:  # noqa: BLE001 - any failure to load means no server, with the cause
+        log.exception("serve cannot start: loading the model from %s failed: %s", config.model_dir, error)
+        return 1
+    app = create_app(predictor, config.limits)
+    user = f", workers run as {config.user.name}" if config.user else ""
+    log.info("serving on port %d with %d workers x %d threads%s", config.port, config.workers, config.threads, user)
+    gc.collect()
+    gc.freeze()  # keep the model's objects out of the collector so forked workers keep sharing their pages
+    ModelServer(app, gunicorn_options(config)).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
