@@ -139,14 +139,17 @@ def save_checkpoint(checkpoint_dir: Path, block: MFBlock, trainer: mx.gluon.Trai
         os.replace(checkpoint_dir / f"{name}.tmp", checkpoint_dir / name)
 
 
-def load_checkpoint(checkpoint_dir: Path, block: MFBlock, trainer: mx.gluon.Trainer, ctx) -> dict | None:
-    """Restore a checkpoint into block and trainer; its loop state, or None if there is none."""
+def read_checkpoint_state(checkpoint_dir: Path) -> dict | None:
+    """The loop state of the last checkpoint, or None if there is none."""
+    path = Path(checkpoint_dir) / "checkpoint.json"
+    return _read_json(path) if path.exists() else None
+
+
+def load_checkpoint(checkpoint_dir: Path, block: MFBlock, trainer: mx.gluon.Trainer, ctx) -> None:
+    """Restore the last checkpoint's parameters and optimizer states into block and trainer."""
     checkpoint_dir = Path(checkpoint_dir)
-    if not (checkpoint_dir / "checkpoint.json").exists():
-        return None
     block.load_parameters(str(checkpoint_dir / "checkpoint.params"), ctx=ctx)
     trainer.load_states(str(checkpoint_dir / "checkpoint.states"))
-    return _read_json(checkpoint_dir / "checkpoint.json")
 
 
 def _write_json(path: Path, document: Any) -> None:

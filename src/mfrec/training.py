@@ -1,0 +1,283 @@
+"""The training loop: batches sliced from in-memory arrays, epochs, early stopping, checkpoints.
+
+Each epoch shuffles with a generator seeded by (seed, epoch) and, when dropout is on, reseeds
+MXNet per batch, so a run resumed from a checkpoint replays exactly what an uninterrupted run
+would have done.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon
+
+from mfrec import artifacts
+from mfrec.model import Architecture, MFBlock
+from mfrec.progress import Progress
+
+log = logging.getLogger("mfrec.training")
+
+PREDICT_CHUNK = 65536
+SYNC_EVERY_BATCHES = 64
+
+
+@dataclass(frozen=True)
+class RatingArrays:
+    users: np.ndarray
+    items: np.ndarray
+    ratings: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ratings)
+
+    def take(self, index: np.ndarray) -> "RatingArrays":
+        return RatingArrays(self.users[index], self.items[index], self.ratings[index])
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    optimizer: str
+    learning_rate: float
+    momentum: float
+    wd: float
+    batch_size: int
+    epochs: int
+    patience: int
+    seed: int
+    init: str
+    init_scale: float
+    xavier_magnitude: float
+    kvstore: str | None = None
+
+    @classmethod
+    def from_hyperparameters(cls, hp, kvstore: str | None) -> "LoopSettings":
+        return cls(
+            optimizer=hp.optimizer, learning_rate=hp.learning_rate, momentum=hp.momentum, wd=hp.wd,
+            batch_size=hp.batch_size, epochs=hp.epochs, patience=hp.early_stopping_patience,
+            seed=hp.seed, init=hp.init, init_scale=hp.init_scale, xavier_magnitude=hp.xavier_magnitude,
+            kvstore=kvstore,
+        )
+
+
+@dataclass
+class LoopState:
+    """What a checkpoint must carry besides parameters and optimizer states."""
+
+    epoch: int = 0
+    next_batch: int = 0
+    epoch_sum_sq: float = 0.0
+    epoch_count: int = 0
+    epoch_seconds: float = 0.0
+    history: list = field(default_factory=list)
+    best_epoch: int = 0
+    best_validation_mse: float = math.inf
+    stale_epochs: int = 0
+    fingerprint: str = ""
+
+    def to_json(self) -> dict:
+        document = dict(self.__dict__)
+        document["best_validation_mse"] = None if math.isinf(self.best_validation_mse) else self.best_validation_mse
+        return document
+
+    @classmethod
+    def from_json(cls, document: dict) -> "LoopState":
+        state = cls(**document)
+        if state.best_validation_mse is None:
+            state.best_validation_mse = math.inf
+        return state
+
+
+@dataclass(frozen=True)
+class FitResult:
+    history: list
+    best_epoch: int
+    interrupted: bool
+
+
+class StopFlag:
+    """Set from a signal handler; the loop checks it between batches."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def request(self, *_args) -> None:
+        self.requested = True
+
+
+def build_block(architecture: Architecture, settings: LoopSettings, contexts: list) -> MFBlock:
+    mx.random.seed(settings.seed)
+    block = MFBlock(architecture)
+    if settings.init == "xavier":
+        block.initialize(mx.init.Xavier(magnitude=settings.xavier_magnitude), ctx=contexts)
+    else:
+        block.initialize(mx.init.Normal(settings.init_scale), ctx=contexts)
+        block.dense.initialize(mx.init.Xavier(), ctx=contexts, force_reinit=True)
+    if architecture.use_bias:
+        for embedding in (block.user_bias, block.item_bias):
+            embedding.initialize(mx.init.Zero(), ctx=contexts, force_reinit=True)
+    block.hybridize(static_alloc=True, static_shape=False)
+    return block
+
+
+def make_trainer(block: MFBlock, settings: LoopSettings) -> gluon.Trainer:
+    options = {"learning_rate": settings.learning_rate, "wd": settings.wd}
+    if settings.optimizer in ("sgd", "nag"):
+        options["momentum"] = settings.momentum
+    return gluon.Trainer(block.collect_params(), settings.optimizer, options, kvstore=settings.kvstore)
+
+
+def predict(block: MFBlock, users: np.ndarray, items: np.ndarray, ctx) -> np.ndarray:
+    """Ratings for (user, item) index pairs, dropout off."""
+    out = [
+        block(mx.nd.array(users[s:s + PREDICT_CHUNK], ctx=ctx), mx.nd.array(items[s:s + PREDICT_CHUNK], ctx=ctx)).asnumpy()
+        for s in range(0, len(users), PREDICT_CHUNK)
+    ]
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def fit(
+    block: MFBlock,
+    trainer: gluon.Trainer,
+    train: RatingArrays,
+    validation: RatingArrays | None,
+    settings: LoopSettings,
+    contexts: list,
+    checkpoint_dir: Path | None,
+    stop: StopFlag,
+    fingerprint: str = "",
+    on_epoch: Callable[[dict], None] | None = None,
+) -> FitResult:
+    state = _resume(block, trainer, checkpoint_dir, contexts, fingerprint)
+    loss_fn = gluon.loss.L2Loss()
+    while state.epoch < settings.epochs and not _early_stop(state, settings, validation):
+        finished = _run_epoch(block, trainer, loss_fn, train, settings, contexts, state, stop)
+        if not finished:
+            _save(checkpoint_dir, block, trainer, state)
+            return FitResult(state.history, state.best_epoch, interrupted=True)
+        record = _end_epoch(block, validation, contexts, state, checkpoint_dir)
+        log.info(_epoch_line(record))
+        if on_epoch:
+            on_epoch(record)
+        _save(checkpoint_dir, block, trainer, state)
+        if stop.requested:
+            return FitResult(state.history, state.best_epoch, interrupted=True)
+    _restore_best(block, checkpoint_dir, state, validation, contexts)
+    return FitResult(state.history, state.best_epoch, interrupted=False)
+
+
+def _run_epoch(block, trainer, loss_fn, train, settings, contexts, state, stop) -> bool:
+    """Train from state.next_batch to the end of the epoch; False if stopped midway."""
+    order = np.random.default_rng([settings.seed, state.epoch]).permutation(len(train))
+    batch = settings.batch_size * len(contexts)
+    num_batches = math.ceil(len(train) / batch)
+    users, items, ratings = (mx.nd.array(a[order], dtype=a.dtype) for a in (train.users, train.items, train.ratings))
+    progress = Progress(log, f"epoch {state.epoch + 1}", total=len(train), unit="ratings")
+    progress.advance(state.next_batch * batch)
+    reseed = block.architecture.dropout_p > 0
+    sum_sq = mx.nd.zeros((1,), ctx=contexts[0])
+    started = time.perf_counter()
+    for b in range(state.next_batch, num_batches):
+        if stop.requested:
+            _accumulate(state, sum_sq, b, started, batch, len(train))
+            return False
+        if reseed:
+            mx.random.seed(settings.seed * 1_000_003 + state.epoch * 100_003 + b)
+        sl = slice(b * batch, min((b + 1) * batch, len(train)))
+        sum_sq += _step(block, trainer, loss_fn, users[sl], items[sl], ratings[sl], contexts)
+        if (b + 1) % SYNC_EVERY_BATCHES == 0:
+            sum_sq.wait_to_read()
+            progress.advance(SYNC_EVERY_BATCHES * batch)
+    _accumulate(state, sum_sq, num_batches, started, batch, len(train))
+    return True
+
+
+def _step(block, trainer, loss_fn, users, items, ratings, contexts):
+    parts = [gluon.utils.split_and_load(x, contexts, even_split=False) for x in (users, items, ratings)]
+    with autograd.record():
+        losses = [loss_fn(block(u, i), r) for u, i, r in zip(*parts)]
+    for loss in losses:
+        loss.backward()
+    trainer.step(users.shape[0])
+    return sum(loss.sum().as_in_context(contexts[0]) for loss in losses) * 2
+
+
+def _accumulate(state: LoopState, sum_sq, next_batch: int, started: float, batch: int, total: int) -> None:
+    state.epoch_sum_sq += float(sum_sq.asscalar())
+    state.epoch_count += min(next_batch * batch, total) - min(state.next_batch * batch, total)
+    state.epoch_seconds += time.perf_counter() - started
+    state.next_batch = next_batch
+
+
+def _end_epoch(block, validation, contexts, state: LoopState, checkpoint_dir) -> dict:
+    record = {"epoch": state.epoch + 1, "seconds": round(state.epoch_seconds, 3)}
+    record["train_mse"] = state.epoch_sum_sq / max(state.epoch_count, 1)
+    record["validation_mse"] = None
+    if validation is not None and len(validation):
+        predictions = predict(block, validation.users, validation.items, contexts[0])
+        record["validation_mse"] = float(np.mean((predictions - validation.ratings) ** 2))
+        _track_best(block, state, record, checkpoint_dir)
+    record["ratings_per_s"] = state.epoch_count / max(state.epoch_seconds, 1e-9)
+    state.history.append(record)
+    state.epoch += 1
+    state.next_batch, state.epoch_sum_sq, state.epoch_count, state.epoch_seconds = 0, 0.0, 0, 0.0
+    return record
+
+
+def _track_best(block, state: LoopState, record: dict, checkpoint_dir) -> None:
+    if record["validation_mse"] < state.best_validation_mse:
+        state.best_validation_mse = record["validation_mse"]
+        state.best_epoch = record["epoch"]
+        state.stale_epochs = 0
+        if checkpoint_dir is not None:
+            Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
+            block.save_parameters(str(Path(checkpoint_dir) / "best.params"))
+    else:
+        state.stale_epochs += 1
+
+
+def _early_stop(state: LoopState, settings: LoopSettings, validation) -> bool:
+    return validation is not None and settings.patience > 0 and state.stale_epochs >= settings.patience
+
+
+def _restore_best(block, checkpoint_dir, state: LoopState, validation, contexts) -> None:
+    best = Path(checkpoint_dir) / "best.params" if checkpoint_dir is not None else None
+    if validation is None or best is None or not best.exists() or state.best_epoch == state.epoch:
+        return
+    log.info("restoring the parameters of epoch %d (best validation_mse=%.4f)", state.best_epoch, state.best_validation_mse)
+    block.load_parameters(str(best), ctx=contexts)
+
+
+def _epoch_line(record: dict) -> str:
+    parts = [f"epoch={record['epoch']}", f"train_mse={record['train_mse']:.4f}"]
+    if record["validation_mse"] is not None:
+        parts.append(f"validation_mse={record['validation_mse']:.4f}")
+    parts.append(f"ratings_per_s={record['ratings_per_s']:.0f}")
+    parts.append(f"seconds={record['seconds']:.2f}")
+    return " ".join(parts)
+
+
+def _resume(block, trainer, checkpoint_dir, contexts, fingerprint: str) -> LoopState:
+    if checkpoint_dir is None:
+        return LoopState(fingerprint=fingerprint)
+    document = artifacts.read_checkpoint_state(checkpoint_dir)
+    if document is None:
+        return LoopState(fingerprint=fingerprint)
+    if document.get("fingerprint") != fingerprint:
+        log.warning("ignoring the checkpoint in %s: it was written for other data or hyperparameters", checkpoint_dir)
+        return LoopState(fingerprint=fingerprint)
+    artifacts.load_checkpoint(checkpoint_dir, block, trainer, contexts)
+    state = LoopState.from_json(document)
+    log.info("resuming from checkpoint: epoch %d, batch %d", state.epoch + 1, state.next_batch)
+    return state
+
+
+def _save(checkpoint_dir, block, trainer, state: LoopState) -> None:
+    if checkpoint_dir is not None:
+        artifacts.save_checkpoint(checkpoint_dir, block, trainer, state.to_json())
