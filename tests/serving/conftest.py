@@ -1,44 +1,17 @@
-"""Fixtures: real tiny model dirs written with artifacts.save_model, and hand-built factor tables."""
+"""Fixtures: a real tiny model dir (artifacts.save_model), its predictor and a Flask test client."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import mxnet as mx
-import numpy as np
 import pytest
 
-from mfrec.artifacts import History, ProductTable, load_model, save_model
-from mfrec.idmap import IdMap
-from mfrec.model import Architecture, MFBlock
+from mfrec.artifacts import load_model
 from mfrec.serving.app import Limits, create_app
 from mfrec.serving.predictor import ModelTables, Predictor
+from tiny_model import write_tiny_model
 
-CUSTOMERS = [f"c{i}" for i in range(6)]
-PRODUCTS = [str(100 + i) for i in range(8)]
-REVIEWED = {0: [0, 1], 1: [2], 2: [], 3: [3, 4, 5], 4: [6], 5: [7, 0]}
-GLOBAL_MEAN = 3.5
-
-
-def write_tiny_model(model_dir: Path, seed: int = 0) -> MFBlock:
-    """A randomly initialised MFBlock with 6 customers and 8 products, saved as train would."""
-    mx.random.seed(seed)
-    block = MFBlock(Architecture(len(CUSTOMERS), len(PRODUCTS), num_embeddings=8), sparse_grad=False)
-    block.initialize(mx.init.Normal(0.6), ctx=mx.cpu())
-    block.global_bias.set_data(mx.nd.array([GLOBAL_MEAN]))
-    users = np.array([u for u, items in REVIEWED.items() for _ in items])
-    items = np.array([i for its in REVIEWED.values() for i in its])
-    counts = np.bincount(items, minlength=len(PRODUCTS))
-    product_table = ProductTable(
-        count=counts,
-        mean_rating=np.linspace(2.0, 4.5, len(PRODUCTS)),
-        title=np.array([f"Product {p}" for p in PRODUCTS], dtype=object),
-    )
-    save_model(
-        model_dir, block, {"global_mean": GLOBAL_MEAN, "rating_range": [1.0, 5.0]},
-        IdMap(CUSTOMERS), IdMap(PRODUCTS), product_table, History.from_pairs(users, items, len(CUSTOMERS)),
-    )
-    return block
+TEST_LIMITS = Limits(max_payload_mb=1, max_pairs=50, max_top_k_ids=5, max_top_k=6, max_concurrent_transforms=3)
 
 
 @pytest.fixture(scope="session")
@@ -55,4 +28,4 @@ def tiny_predictor(tiny_model_dir) -> Predictor:
 
 @pytest.fixture()
 def client(tiny_predictor):
-    return create_app(tiny_predictor, Limits(max_payload_mb=1, max_pairs=50, max_top_k_ids=5, max_top_k=6)).test_client()
+    return create_app(tiny_predictor, TEST_LIMITS).test_client()
