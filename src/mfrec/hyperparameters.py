@@ -34,6 +34,8 @@ class Spec:
             return "one of " + ", ".join(self.choices)
         if self.kind is bool:
             return "true or false"
+        if self.kind is str:
+            return "a string"
         low = "-inf" if self.minimum is None else _fmt(self.minimum)
         high = "inf" if self.maximum is None else _fmt(self.maximum)
         name = {int: "an integer", float: "a number", str: "a string"}[self.kind]
@@ -46,6 +48,9 @@ def _fmt(number: float) -> str:
 
 OPTIMIZERS = ("sgd", "nag", "adam", "adagrad", "rmsprop", "ftrl")
 KVSTORES = ("auto", "local", "device", "dist_sync", "dist_async")
+# Keys SageMaker adds on its own (sagemaker_* by the Python SDK, _tuning_objective_metric by
+# tuning jobs); they are not ours to validate.
+RESERVED_PREFIXES = ("sagemaker_", "_")
 
 SPECS: dict[str, Spec] = {
     # model
@@ -95,6 +100,7 @@ Hyperparameters = dataclasses.make_dataclass(
 
 def parse_hyperparameters(raw: Mapping[str, Any]) -> "Hyperparameters":
     """Validate SageMaker's hyperparameters; raise HyperparameterError naming key, value and rule."""
+    raw = {name: value for name, value in raw.items() if not name.startswith(RESERVED_PREFIXES)}
     unknown = sorted(set(raw) - set(SPECS))
     if unknown:
         raise HyperparameterError(
