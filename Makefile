@@ -1,0 +1,74 @@
+# Images, offline build, tests. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,python3)
+IMAGE_CPU ?= mfrec:cpu
+IMAGE_GPU ?= mfrec:gpu
+BASE_IMAGE_OFFLINE ?= mfrec-base:bookworm
+# OFFLINE=1: base image from Debian's archive (debootstrap) and pip from a local
+# wheelhouse, for machines that reach neither a container registry nor PyPI
+# from inside a build.
+OFFLINE ?= 0
+DOCKER_BUILD ?= docker build
+
+ifeq ($(OFFLINE),1)
+offline_args = --build-arg BASE_IMAGE=$(BASE_IMAGE_OFFLINE) --build-arg PIP_NO_INDEX=1
+cpu_build_args = $(offline_args) --build-arg WHEELHOUSE=docker/wheelhouse-cpu
+gpu_build_args = $(offline_args) --build-arg WHEELHOUSE=docker/wheelhouse-gpu
+cpu_prereqs = base-image wheelhouse-cpu
+gpu_prereqs = base-image wheelhouse-gpu
+endif
+
+.PHONY: help venv base-image wheelhouse-cpu wheelhouse-gpu image-cpu image-cpu-offline \
+        image-gpu image-gpu-offline gpu-check test test-container
+
+help:
+	@echo "venv               .venv with the package and its test dependencies"
+	@echo "image-cpu          build $(IMAGE_CPU) (OFFLINE=1: no registry/PyPI inside the build)"
+	@echo "image-gpu          build $(IMAGE_GPU) (mxnet-cu112 + CUDA 11 wheels; OFFLINE=1 as above)"
+	@echo "image-cpu-offline  = make image-cpu OFFLINE=1 (likewise image-gpu-offline)"
+	@echo "base-image         $(BASE_IMAGE_OFFLINE) from Debian's archive via debootstrap (cached)"
+	@echo "wheelhouse-cpu     download the CPU image's packages to docker/wheelhouse-cpu (cached)"
+	@echo "wheelhouse-gpu     likewise docker/wheelhouse-gpu (several GB)"
+	@echo "gpu-check          run a tiny MXNet computation on GPU 0 in $(IMAGE_GPU)"
+	@echo "test               build $(IMAGE_CPU) when Docker runs, then the whole pytest suite"
+	@echo "test-container     only the container tests"
+
+venv:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -e '.[test]'
+
+base-image:
+	docker/build_base_image.sh $(BASE_IMAGE_OFFLINE)
+
+wheelhouse-cpu:
+	PYTHON=$(PYTHON) docker/download_wheelhouse.sh docker/requirements-cpu.txt docker/wheelhouse-cpu
+
+wheelhouse-gpu:
+	PYTHON=$(PYTHON) docker/download_wheelhouse.sh docker/requirements-gpu.txt docker/wheelhouse-gpu
+
+image-cpu: $(cpu_prereqs)
+	$(DOCKER_BUILD) -f Dockerfile.cpu $(cpu_build_args) -t $(IMAGE_CPU) .
+
+image-gpu: $(gpu_prereqs)
+	$(DOCKER_BUILD) -f Dockerfile.gpu $(gpu_build_args) -t $(IMAGE_GPU) .
+
+image-cpu-offline:
+	$(MAKE) image-cpu OFFLINE=1
+
+image-gpu-offline:
+	$(MAKE) image-gpu OFFLINE=1
+
+gpu-check:
+	docker run --rm --gpus all $(IMAGE_GPU) python -c \
+	  "import mxnet as mx; n = mx.context.num_gpus(); print('GPUs:', n); \
+	   x = mx.nd.ones((256, 256), ctx=mx.gpu(0)); print('sum on GPU 0:', mx.nd.dot(x, x).sum().asscalar())"
+
+test:
+	if docker info >/dev/null 2>&1; then $(MAKE) image-cpu; fi
+	MFREC_TEST_IMAGE=$(IMAGE_CPU) $(PYTHON) -m pytest -q
+
+test-container:
+	MFREC_TEST_IMAGE=$(IMAGE_CPU) $(PYTHON) -m pytest -q -m container tests/container
