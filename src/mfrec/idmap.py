@@ -23,7 +23,8 @@ class IdMap:
     @classmethod
     def from_values(cls, values: Iterable[str]) -> "IdMap":
         """Sorted unique ids, so every host builds the identical map from the same data."""
-        return cls(np.sort(pd.unique(pd.Series(values, dtype=object)).astype(str)))
+        # Unique again after str(): 12 and "12" are one id.
+        return cls(np.unique(pd.unique(pd.Series(values, dtype=object)).astype(str)))
 
     def __len__(self) -> int:
         return len(self._raw)
@@ -41,7 +42,11 @@ class IdMap:
         return self._index.get_indexer(keys).astype(np.int64)
 
     def to_raw(self, indices: Iterable[int]) -> np.ndarray:
-        return self._raw[np.asarray(indices, dtype=np.int64)]
+        """Raw ids at indices; IndexError for UNKNOWN or any index outside 0..n-1."""
+        positions = np.asarray(indices, dtype=np.int64)
+        if positions.size and (positions.min() < 0 or positions.max() >= len(self._raw)):
+            raise IndexError(f"IdMap indices must be in [0, {len(self._raw)}), got {positions.min()}..{positions.max()}")
+        return self._raw[positions]
 
     def to_json(self) -> list[str]:
         return [str(value) for value in self._raw]
