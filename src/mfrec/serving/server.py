@@ -22,6 +22,8 @@ from mfrec.serving.predictor import ModelTables, Predictor
 
 log = logging.getLogger("mfrec.serving")
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s bytes %(M)s ms'
+# Settings only newer gunicorn versions know; set when present.
+OPTIONAL_SETTINGS = {"control_socket_disable": True}
 
 
 class ModelServer(BaseApplication):
@@ -35,6 +37,9 @@ class ModelServer(BaseApplication):
     def load_config(self):
         for key, value in self._options.items():
             self.cfg.set(key, value)
+        for key, value in OPTIONAL_SETTINGS.items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
 
     def load(self):
         return self._wsgi_app
