@@ -91,13 +91,22 @@ def load_model(model_dir: Path) -> LoadedModel:
     """Read a model directory written by save_model; ModelFormatError says what is wrong."""
     model_dir = Path(model_dir)
     metadata = _read_json(model_dir / METADATA_FILE)
-    version = metadata.get("format_version")
+    version = metadata.get("format_version") if isinstance(metadata, dict) else None
     if version != FORMAT_VERSION:
         raise ModelFormatError(
             f"{model_dir / METADATA_FILE}: format_version {version!r} is not supported "
             f"(this version reads {FORMAT_VERSION}); retrain or use a matching image"
         )
     block = _load_block(model_dir, metadata)
+    try:
+        loaded = _read_tables(model_dir, block, metadata)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFormatError(f"{model_dir}: incomplete model files ({type(error).__name__}: {error})") from error
+    _check_sizes(model_dir, loaded)
+    return loaded
+
+
+def _read_tables(model_dir: Path, block: MFBlock, metadata: dict) -> LoadedModel:
     products = _read_json(model_dir / PRODUCTS_FILE)
     history = _read_npz(model_dir / HISTORY_FILE)
     return LoadedModel(
@@ -113,6 +122,22 @@ def load_model(model_dir: Path) -> LoadedModel:
         global_mean=float(metadata["global_mean"]),
         rating_range=tuple(float(x) for x in metadata["rating_range"]),
     )
+
+
+def _check_sizes(model_dir: Path, model: LoadedModel) -> None:
+    """Files from different runs mixed in one directory would serve wrong ids or crash per request."""
+    a = model.block.architecture
+    sizes = {
+        f"{CUSTOMERS_FILE} ids": (len(model.customers), a.num_users),
+        f"{PRODUCTS_FILE} ids": (len(model.products), a.num_items),
+        f"{PRODUCTS_FILE} count": (len(model.product_count), a.num_items),
+        f"{PRODUCTS_FILE} mean_rating": (len(model.product_mean), a.num_items),
+        f"{PRODUCTS_FILE} title": (len(model.product_title), a.num_items),
+        f"{HISTORY_FILE} indptr": (len(model.history_indptr), a.num_users + 1),
+    }
+    for what, (found, expected) in sizes.items():
+        if found != expected:
+            raise ModelFormatError(f"{model_dir}: {what} has {found} entries, the model expects {expected}")
 
 
 def _load_block(model_dir: Path, metadata: dict) -> MFBlock:
