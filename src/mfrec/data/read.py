@@ -1,0 +1,265 @@
+"""Read a channel directory of review files into the standard columns (see docs/design.md).
+
+Only the needed columns are parsed (pyarrow.csv / pyarrow.parquet). Ids are always read as
+strings. Lines with the wrong number of fields, a rating that is not a number in the rating
+range, or an empty customer/product id are skipped and counted as malformed. TSV files are
+read with quoting disabled: Amazon's review TSVs contain stray double quotes.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from mfrec.errors import UserError
+
+LOG = logging.getLogger("mfrec.data")
+ACCEPTED_SUFFIXES = (".tsv", ".tsv.gz", ".csv", ".csv.gz", ".parquet")
+STANDARD_COLUMNS = ("customer_id", "product_id", "star_rating", "product_title", "review_date", "row")
+_BLOCK_SIZE = 4 << 20
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+@dataclass(frozen=True)
+class ColumnNames:
+    """Names of the input columns; title and date are optional (None = not present)."""
+
+    customer: str = "customer_id"
+    product: str = "product_id"
+    rating: str = "star_rating"
+    title: str | None = "product_title"
+    date: str | None = "review_date"
+
+    def required(self) -> tuple[str, ...]:
+        return (self.customer, self.product, self.rating)
+
+    def optional(self) -> tuple[str, ...]:
+        return tuple(name for name in (self.title, self.date) if name)
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """The standard-column frame of a channel and what reading it found."""
+
+    frame: pd.DataFrame
+    files: int
+    rows_read: int
+    malformed_rows: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class _FileTable:
+    table: pa.Table
+    rows_read: int
+    malformed_rows: int
+
+
+def list_channel_files(channel_dir) -> list[Path]:
+    """All readable data files under `channel_dir` (recursively), sorted by path."""
+    directory = Path(channel_dir)
+    if not directory.is_dir():
+        raise UserError(f"data channel directory {directory} does not exist")
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and _suffix(p) is not None)
+    if not files:
+        raise UserError(
+            f"no readable data files in {directory}; accepted extensions: {', '.join(ACCEPTED_SUFFIXES)}"
+        )
+    return files
+
+
+def read_channel(channel_dir, columns: ColumnNames = ColumnNames(),
+                 rating_range: tuple[float, float] = (1.0, 5.0)) -> ReadResult:
+    """Read every file of a channel into one frame with the standard columns.
+
+    `row` numbers the rows as read (files in sorted path order), counting malformed rows too, so
+    it is a stable file-order tie-break.
+    """
+    files = list_channel_files(channel_dir)
+    tables, rows_read, malformed = [], 0, 0
+    for path in files:
+        part = _read_file(path, columns, rating_range, first_row=rows_read)
+        tables.append(part.table)
+        rows_read += part.rows_read
+        malformed += part.malformed_rows
+    table = pa.concat_tables(tables)
+    if table.num_rows == 0:
+        raise UserError(
+            f"no usable rows in {channel_dir}: {rows_read} rows read, {malformed} malformed"
+        )
+    frame = _to_pandas(table)
+    total_bytes = sum(p.stat().st_size for p in files)
+    return ReadResult(frame, len(files), rows_read, malformed, total_bytes)
+
+
+def _suffix(path: Path) -> str | None:
+    name = path.name.lower()
+    return next((s for s in ACCEPTED_SUFFIXES if name.endswith(s)), None)
+
+
+def _read_file(path: Path, columns: ColumnNames, rating_range, first_row: int) -> _FileTable:
+    started = time.perf_counter()
+    try:
+        if _suffix(path) == ".parquet":
+            raw, rows_read = _read_parquet(path, columns), None
+        else:
+            raw, rows_read = _read_text(path, columns)
+    except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, csv.Error) as error:
+        raise UserError(f"cannot read data file {path}: {error}") from error
+    rows_read = raw.num_rows + (rows_read or 0)
+    standard = _standardize(raw, columns, rating_range, first_row + np.arange(raw.num_rows))
+    elapsed = time.perf_counter() - started
+    megabytes = path.stat().st_size / 1e6
+    malformed = rows_read - standard.num_rows
+    LOG.info(
+        "read %s: %d rows (%d malformed), %.1f MB in %.2f s (%.1f MB/s)",
+        path, rows_read, malformed, megabytes, elapsed, megabytes / max(elapsed, 1e-9),
+    )
+    return _FileTable(standard, rows_read, malformed)
+
+
+def _read_parquet(path: Path, columns: ColumnNames) -> pa.Table:
+    found = pq.ParquetFile(path).schema_arrow.names
+    return pq.read_table(path, columns=_present(path, found, columns))
+
+
+def _read_text(path: Path, columns: ColumnNames) -> tuple[pa.Table, int]:
+    """The needed columns as strings, and how many lines had the wrong number of fields."""
+    delimiter = "\t" if _suffix(path).startswith(".tsv") else ","
+    wanted = _present(path, _header(path, delimiter), columns)
+    bad_lines: list[int] = []
+
+    def skip(row) -> str:
+        bad_lines.append(row.number)  # list.append is atomic: safe from parser threads
+        return "skip"
+
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=_BLOCK_SIZE),
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter,
+            quote_char=False if delimiter == "\t" else '"',
+            invalid_row_handler=skip,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=wanted,
+            column_types={name: pa.string() for name in wanted},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table, len(bad_lines)
+
+
+def _header(path: Path, delimiter: str) -> list[str]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as stream:
+        first_line = stream.readline().decode("utf-8-sig").rstrip("\r\n")
+    if not first_line:
+        raise UserError(f"data file {path} is empty or has no header line")
+    if delimiter == "\t":
+        return first_line.split("\t")
+    return next(csv.reader(io.StringIO(first_line)))
+
+
+def _present(path: Path, found: list[str], columns: ColumnNames) -> list[str]:
+    for name in columns.required():
+        if name not in found:
+            raise UserError(
+                f"data file {path} has no column {name!r} (columns found: {', '.join(found)}); "
+                "set the column-name hyperparameters to match the file"
+            )
+    missing_optional = [name for name in columns.optional() if name not in found]
+    if missing_optional:
+        LOG.warning("data file %s has no column(s) %s; using empty values", path, missing_optional)
+    return [name for name in (*columns.required(), *columns.optional()) if name in found]
+
+
+def _standardize(raw: pa.Table, columns: ColumnNames, rating_range, rows: np.ndarray) -> pa.Table:
+    """Standard columns with the malformed rows dropped."""
+    customer = _as_string(raw[columns.customer])
+    product = _as_string(raw[columns.product])
+    rating = _as_rating(raw[columns.rating])
+    low, high = rating_range
+    usable = pc.and_(
+        pc.and_(pc.greater_equal(rating, low), pc.less_equal(rating, high)),
+        pc.and_(_non_empty(customer), _non_empty(product)),
+    )
+    n = raw.num_rows
+    title = _as_string(raw[columns.title]) if _has(raw, columns.title) else _constant("", n)
+    date = _as_timestamp(raw[columns.date]) if _has(raw, columns.date) else pa.nulls(n, pa.timestamp("ns"))
+    table = pa.table(
+        [customer, product, rating, title, date, pa.array(rows, pa.int64())],
+        names=list(STANDARD_COLUMNS),
+    )
+    return table.filter(pc.fill_null(usable, False))
+
+
+def _has(raw: pa.Table, name: str | None) -> bool:
+    return bool(name) and name in raw.column_names
+
+
+def _as_string(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.fill_null(pc.cast(column, pa.string()), "")
+
+
+def _non_empty(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(column)), 0)
+
+
+def _constant(value: str, count: int) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(count, dtype=np.int32)), pa.array([value])
+    ).cast(pa.string())
+
+
+def _as_rating(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """float32 ratings; anything that is not a finite number becomes null."""
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        values = pc.cast(column, pa.float32())
+        return pc.if_else(pc.is_finite(values), values, None)
+    text = pc.utf8_trim_whitespace(pc.cast(column, pa.string()))
+    numeric = pc.match_substring_regex(text, _NUMBER)
+    return pc.cast(pc.if_else(numeric, text, None), pa.float32())
+
+
+def _as_timestamp(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """timestamp[ns]: dates/timestamps as is, integers as unix seconds, strings as either
+    unix seconds or an ISO date (YYYY-MM-DD, optionally with a time); anything else null."""
+    target = pa.timestamp("ns")
+    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+        return pc.cast(column, target)
+    if pa.types.is_integer(column.type):
+        return pc.cast(pc.cast(column, pa.int64()).cast(pa.timestamp("s")), target)
+    text = pc.utf8_trim_whitespace(pc.cast(column, pa.string()))
+    is_seconds = pc.match_substring_regex(text, r"^\d+$")
+    seconds = pc.cast(pc.cast(pc.if_else(is_seconds, text, None), pa.int64()), pa.timestamp("s"))
+    dates = _parse_iso(pc.if_else(is_seconds, None, text))
+    return pc.cast(pc.if_else(is_seconds, seconds, dates), target)
+
+
+def _parse_iso(text: pa.ChunkedArray) -> pa.ChunkedArray:
+    try:
+        return pc.cast(text, pa.timestamp("s"))
+    except pa.ArrowInvalid:
+        day = pc.utf8_slice_codeunits(text, 0, 10)
+        return pc.strptime(day, format="%Y-%m-%d", unit="s", error_is_null=True)
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    frame = table.to_pandas(deduplicate_objects=True, self_destruct=True, split_blocks=True)
+    frame["star_rating"] = frame["star_rating"].astype(np.float32, copy=False)
+    frame["review_date"] = frame["review_date"].astype("datetime64[ns]", copy=False)
+    return frame
