@@ -77,7 +77,14 @@ def detect_devices() -> Devices:
     capabilities = gpu_capabilities()
     if not capabilities:
         return Devices(num_gpus=0)
-    check_capabilities(capabilities)
     import mxnet as mx
 
-    return Devices(num_gpus=min(len(capabilities), mx.context.num_gpus()))
+    return choose_devices(capabilities, mx.context.num_gpus())
+
+
+def choose_devices(capabilities: list[tuple[int, int]], mxnet_gpus: int) -> Devices:
+    """mxnet_gpus is 0 for a CPU build of MXNet, which then trains on the CPU whatever GPUs exist."""
+    if not capabilities or mxnet_gpus == 0:
+        return Devices(num_gpus=0)
+    check_capabilities(capabilities)
+    return Devices(num_gpus=min(len(capabilities), mxnet_gpus))
