@@ -75,18 +75,20 @@ def load_training_config(paths: TrainingPaths) -> TrainingConfig:
     if Path(environment.base_dir) != paths.base_dir:
         raise RuntimeError(f"sagemaker_training was imported with base dir {environment.base_dir}, not {paths.base_dir}")
     raw_hyperparameters = _hyperparameters(paths)
+    input_data_config = _input_data_config(paths)
+    # Checked before Environment, which re-reads inputdataconfig.json when given no channels.
+    if TRAIN_CHANNEL not in input_data_config:
+        raise UserError(
+            f"the required channel '{TRAIN_CHANNEL}' is missing; channels given: "
+            f"{', '.join(sorted(input_data_config)) or 'none'} (see {paths.config_dir / 'inputdataconfig.json'})"
+        )
     env = environment.Environment(
         resource_config=_resource_config(paths),
-        input_data_config=_input_data_config(paths),
+        input_data_config=input_data_config,
         # Environment re-reads the file when given an empty dict; a sagemaker_ key is split off.
         hyperparameters=raw_hyperparameters or {"sagemaker_job_name": ""},
     )
     channels = {name: Path(path) for name, path in env.channel_input_dirs.items()}
-    if TRAIN_CHANNEL not in channels:
-        raise UserError(
-            f"the required channel '{TRAIN_CHANNEL}' is missing; channels given: "
-            f"{', '.join(sorted(channels)) or 'none'} (see {paths.config_dir / 'inputdataconfig.json'})"
-        )
     return TrainingConfig(
         paths=paths,
         channels=channels,
