@@ -208,6 +208,8 @@ def _reject_extra_fields(document: dict, allowed: set[str], what: str) -> None:
 
 def _ids(values: Any, field_name: str) -> tuple[str, ...]:
     values = values if isinstance(values, list) else [values]
+    if all(type(value) is str for value in values):
+        return tuple(values)
     try:
         return tuple(_normalize_id(value) for value in values)
     except (TypeError, ValueError) as error:

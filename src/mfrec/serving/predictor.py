@@ -157,18 +157,23 @@ class Predictor:
         dot = np.einsum("ij,ij->i", t.user_vectors[u], t.item_vectors[i])
         ratings[both] = dot + t.user_bias[u] + self._pre.item_offset[i]
         fallback[both] = MODEL
-        product_only = (users < 0) & (items >= 0)
-        ratings[product_only] = t.product_mean[items[product_only]]
-        fallback[product_only] = PRODUCT_MEAN
-        customer_only = (users >= 0) & (items < 0)
-        ratings[customer_only] = t.global_mean + t.user_bias[users[customer_only]]
-        fallback[customer_only] = CUSTOMER_BIAS
+        if len(u) < len(users):
+            self._fill_fallbacks(users, items, ratings, fallback)
         return PairScores(
             ratings=self._clipped(ratings),
             fallback=fallback,
             unknown_customer_ids=_unique_at(customer_ids, users < 0),
             unknown_product_ids=_unique_at(product_ids, items < 0),
         )
+
+    def _fill_fallbacks(self, users, items, ratings, fallback) -> None:
+        t = self.tables
+        product_only = (users < 0) & (items >= 0)
+        ratings[product_only] = t.product_mean[items[product_only]]
+        fallback[product_only] = PRODUCT_MEAN
+        customer_only = (users >= 0) & (items < 0)
+        ratings[customer_only] = t.global_mean + t.user_bias[users[customer_only]]
+        fallback[customer_only] = CUSTOMER_BIAS
 
     def top_k(self, customer_ids: Sequence[str], k: int, include_reviewed: bool = False) -> list[Ranking]:
         """The k products with the highest predicted rating for each customer."""

@@ -16,6 +16,7 @@ import time
 from gunicorn.app.base import BaseApplication
 
 from mfrec.errors import UserError
+from mfrec.serving.blas import limit_blas_threads
 from mfrec.serving.app import create_app
 from mfrec.serving.config import ServerConfig, read_config
 from mfrec.serving.predictor import ModelTables, Predictor
@@ -99,6 +100,7 @@ def main() -> int:
         log.exception("serve cannot start: loading the model from %s failed: %s", config.model_dir, error)
         return 1
     app = create_app(predictor, config.limits)
+    log.info("BLAS pinned to 1 thread per worker thread: %s", ", ".join(limit_blas_threads(1)) or "no OpenBLAS loaded")
     user = f", workers run as {config.user.name}" if config.user else ""
     log.info("serving on port %d with %d workers x %d threads%s", config.port, config.workers, config.threads, user)
     gc.collect()
