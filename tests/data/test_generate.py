@@ -74,7 +74,7 @@ def test_ratings_are_skewed_like_amazon(reviews):
 def test_ratings_follow_the_true_latent_scores(synthetic, reviews):
     truth = synthetic.truth
     expected = truth.expected_scores(reviews["customer_id"], reviews["product_id"])
-    assert np.corrcoef(expected, reviews["star_rating"])[0, 1] > 0.6
+    assert np.corrcoef(expected, reviews["star_rating"])[0, 1] > 0.5
     users = pd.Index(truth.customer_ids).get_indexer(reviews["customer_id"])
     items = pd.Index(truth.product_ids).get_indexer(reviews["product_id"])
     interaction = np.einsum("ij,ij->i", truth.customer_vectors[users], truth.product_vectors[items])

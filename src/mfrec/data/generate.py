@@ -186,6 +186,7 @@ def write_reviews(
     if not 0.0 <= malformed_rate < 1.0:
         raise ValueError(f"malformed_rate must be in [0, 1), got {malformed_rate}")
     synthetic = generate(num_rows, seed, options)
+    path.parent.mkdir(parents=True, exist_ok=True)
     table = _movielens_table(synthetic.table) if fmt == "movielens" else synthetic.table
     if fmt == "parquet":
         pq.write_table(_typed_for_parquet(table), path)
