@@ -1,4 +1,4 @@
-"""Model directories and checkpoints: round trips, clear errors for unreadable dirs, no pickle."""
+"""Model directories: round trips, clear errors for unreadable dirs, no pickle."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 import pytest
-from mxnet import autograd, gluon
 
 from mfrec import artifacts
 from mfrec.artifacts import History, ProductTable, load_model, save_model
@@ -171,89 +170,6 @@ def test_bad_architecture_section(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps(document))
     with pytest.raises(ModelFormatError, match="bad architecture section"):
         load_model(tmp_path)
-
-
-# --- checkpoints ---------------------------------------------------------------------------
-
-def train_step(block: MFBlock, trainer: gluon.Trainer, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    users, items = mx.nd.array(rng.integers(0, 3, 8)), mx.nd.array(rng.integers(0, 4, 8))
-    ratings = mx.nd.array(rng.uniform(1, 5, 8))
-    with autograd.record():
-        loss = ((block(users, items) - ratings) ** 2).mean()
-    loss.backward()
-    trainer.step(1)
-
-
-def make_trainer(block: MFBlock, kvstore) -> gluon.Trainer:
-    return gluon.Trainer(block.collect_params(), "adam", {"learning_rate": 0.05, "wd": 1e-3}, kvstore=kvstore)
-
-
-def parameters(block: MFBlock) -> dict[str, np.ndarray]:
-    return {name: p.data().asnumpy() for name, p in block._collect_params_with_prefix().items()}
-
-
-@pytest.mark.parametrize("kvstore", [None, "device"])
-def test_checkpoint_resume_equals_uninterrupted_training(tmp_path, kvstore):
-    block = make_block(seed=1)
-    trainer = make_trainer(block, kvstore)
-    for step in range(3):
-        train_step(block, trainer, seed=step)
-    artifacts.save_checkpoint(tmp_path, block, trainer, {"epoch": 2, "next_batch": 0, "fingerprint": "abc"})
-    for step in range(3, 5):
-        train_step(block, trainer, seed=step)
-
-    resumed = make_block(seed=99)
-    resumed_trainer = make_trainer(resumed, kvstore)
-    artifacts.load_checkpoint(tmp_path, resumed, resumed_trainer, mx.cpu())
-    for step in range(3, 5):
-        train_step(resumed, resumed_trainer, seed=step)
-
-    expected, actual = parameters(block), parameters(resumed)
-    assert expected.keys() == actual.keys()
-    for name in expected:
-        np.testing.assert_allclose(actual[name], expected[name], rtol=1e-6, atol=1e-7, err_msg=name)
-
-
-def test_resume_without_optimizer_state_would_differ(tmp_path):
-    """Guards the test above: Adam's moments and step count change the next step."""
-    block = make_block(seed=1)
-    trainer = make_trainer(block, None)
-    for step in range(3):
-        train_step(block, trainer, seed=step)
-    block.save_parameters(str(tmp_path / "only.params"))
-    train_step(block, trainer, seed=3)
-
-    resumed = make_block(seed=99)
-    resumed.load_parameters(str(tmp_path / "only.params"))
-    train_step(resumed, make_trainer(resumed, None), seed=3)
-    assert not np.allclose(parameters(resumed)["dense.weight"], parameters(block)["dense.weight"], rtol=1e-4)
-
-
-def test_checkpoint_state_round_trip(tmp_path):
-    assert artifacts.read_checkpoint_state(tmp_path) is None
-    block = make_block()
-    trainer = make_trainer(block, None)
-    train_step(block, trainer, seed=0)
-    state = {"epoch": 4, "next_batch": 17, "best_mse": 0.81, "history": [{"epoch": 1, "train_mse": 1.5}]}
-    artifacts.save_checkpoint(tmp_path / "ckpt", block, trainer, state)
-    assert artifacts.read_checkpoint_state(tmp_path / "ckpt") == state
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
-        "checkpoint.json", "checkpoint.params", "checkpoint.states",
-    ]
-
-
-def test_a_later_checkpoint_replaces_the_earlier_one(tmp_path):
-    block = make_block()
-    trainer = make_trainer(block, None)
-    artifacts.save_checkpoint(tmp_path, block, trainer, {"epoch": 1})
-    train_step(block, trainer, seed=0)
-    artifacts.save_checkpoint(tmp_path, block, trainer, {"epoch": 2})
-    assert artifacts.read_checkpoint_state(tmp_path) == {"epoch": 2}
-    restored = make_block(seed=5)
-    artifacts.load_checkpoint(tmp_path, restored, make_trainer(restored, None), mx.cpu())
-    for name, value in parameters(block).items():
-        np.testing.assert_array_equal(parameters(restored)[name], value, err_msg=name)
 
 
 def rewrite_json(path: Path, change) -> None:

@@ -1,4 +1,4 @@
-"""The one module that writes and reads model directories and training checkpoints."""
+"""The one module that writes and reads model directories (checkpoints: mfrec.checkpoints)."""
 
 from __future__ import annotations
 
@@ -151,30 +151,6 @@ def _load_block(model_dir: Path, metadata: dict) -> MFBlock:
     except (OSError, mx.MXNetError, AssertionError) as error:
         raise ModelFormatError(f"{model_dir / PARAMS_FILE}: cannot load parameters ({_first_line(error)})") from error
     return block
-
-
-def save_checkpoint(checkpoint_dir: Path, block: MFBlock, trainer: mx.gluon.Trainer, state: dict) -> None:
-    """Parameters, optimizer states and loop state of a finished epoch, replaced atomically."""
-    checkpoint_dir = Path(checkpoint_dir)
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    block.save_parameters(str(checkpoint_dir / "checkpoint.params.tmp"))
-    trainer.save_states(str(checkpoint_dir / "checkpoint.states.tmp"))
-    _write_json(checkpoint_dir / "checkpoint.json.tmp", state)
-    for name in ("checkpoint.params", "checkpoint.states", "checkpoint.json"):
-        os.replace(checkpoint_dir / f"{name}.tmp", checkpoint_dir / name)
-
-
-def read_checkpoint_state(checkpoint_dir: Path) -> dict | None:
-    """The loop state of the last checkpoint, or None if there is none."""
-    path = Path(checkpoint_dir) / "checkpoint.json"
-    return _read_json(path) if path.exists() else None
-
-
-def load_checkpoint(checkpoint_dir: Path, block: MFBlock, trainer: mx.gluon.Trainer, ctx) -> None:
-    """Restore the last checkpoint's parameters and optimizer states into block and trainer."""
-    checkpoint_dir = Path(checkpoint_dir)
-    block.load_parameters(str(checkpoint_dir / "checkpoint.params"), ctx=ctx)
-    trainer.load_states(str(checkpoint_dir / "checkpoint.states"))
 
 
 def _write_json(path: Path, document: Any) -> None:

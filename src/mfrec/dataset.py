@@ -6,7 +6,7 @@ A chain of small steps: read -> filter -> split -> index. Only the IdMaps conver
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -44,13 +44,15 @@ def column_names(hp) -> read.ColumnNames:
 
 def prepare_data(channels: Mapping[str, Path], hp) -> PreparedData:
     columns = column_names(hp)
+    rating_range = (hp.min_rating, hp.max_rating)
     stats: dict = {}
-    train_frame = _read(channels["train"], columns, "train", stats)
+    train_frame = _read(channels["train"], columns, rating_range, "train", stats)
     filtered = prepare.filter_min_counts(
         train_frame, hp.min_customer_reviews, hp.min_product_reviews, kcore=hp.kcore
     )
     frame = filtered.frame
-    stats["filter"] = filtered.summary()
+    stats["filter"] = {"before": asdict(filtered.before), "after": asdict(filtered.after),
+                       "iterations": filtered.iterations}
     if frame.empty:
         raise UserError(
             f"every rating was filtered out: no customer has >= {hp.min_customer_reviews} reviews "
@@ -58,28 +60,30 @@ def prepare_data(channels: Mapping[str, Path], hp) -> PreparedData:
             f"({stats['train']['rows']} usable rows read); lower min_customer_reviews/min_product_reviews"
         )
     if "test" in channels:
-        test_frame = _read(channels["test"], columns, "test", stats)
+        test_frame = _read(channels["test"], columns, rating_range, "test", stats)
         train_frame = frame
     else:
-        train_frame, test_frame = prepare.split_last_review(frame)
+        split = prepare.split_last_review(frame)
+        train_frame, test_frame = split.train, split.test
+        stats["test_unseen_product_rows_kept_in_train"] = split.unseen_product_rows
     validation_frame = None
     if "validation" in channels:
-        validation_frame = _read(channels["validation"], columns, "validation", stats)
+        validation_frame = _read(channels["validation"], columns, rating_range, "validation", stats)
     elif hp.validation_fraction > 0:
         train_frame, validation_frame = prepare.split_validation(train_frame, hp.validation_fraction, hp.seed)
-    return _index(train_frame, validation_frame, test_frame, stats)
+    return _index(train_frame, validation_frame, test_frame, rating_range, stats)
 
 
-def _read(channel_dir: Path, columns, name: str, stats: dict) -> pd.DataFrame:
-    result = read.read_channel(channel_dir, columns)
-    stats[name] = {"files": len(result.files), "rows": int(len(result.frame)),
+def _read(channel_dir: Path, columns, rating_range, name: str, stats: dict) -> pd.DataFrame:
+    result = read.read_channel(channel_dir, columns, rating_range)
+    stats[name] = {"files": result.files, "rows": int(len(result.frame)),
                    "malformed_rows": int(result.malformed_rows), "bytes": int(result.bytes)}
     log.info("channel %s: %d files, %d rows, %d malformed rows skipped",
-             name, len(result.files), len(result.frame), result.malformed_rows)
+             name, result.files, len(result.frame), result.malformed_rows)
     return result.frame
 
 
-def _index(train: pd.DataFrame, validation, test: pd.DataFrame, stats: dict) -> PreparedData:
+def _index(train: pd.DataFrame, validation, test: pd.DataFrame, rating_range, stats: dict) -> PreparedData:
     customers = IdMap.from_values(train["customer_id"])
     products = IdMap.from_values(train["product_id"])
     train_arrays = _encode(train, customers, products)
@@ -96,15 +100,20 @@ def _index(train: pd.DataFrame, validation, test: pd.DataFrame, stats: dict) -> 
         "validation_ratings": 0 if validation_arrays is None else len(validation_arrays),
         "test_unknown_dropped": test_dropped,
     })
-    ratings = train_arrays.ratings
     return PreparedData(
         train=train_arrays, validation=validation_arrays, test=test_arrays,
         customers=customers, products=products,
-        product_table=_product_table(train, products, train_arrays),
-        history=History.from_pairs(train_arrays.users, train_arrays.items, len(customers)),
-        rating_range=(float(ratings.min()), float(ratings.max())),
+        product_table=_product_table(train, products),
+        history=_history(train_arrays, validation_arrays, len(customers)),
+        rating_range=rating_range,
         stats=stats,
     )
+
+
+def _history(train: RatingArrays, validation: RatingArrays | None, num_customers: int) -> History:
+    """What each customer reviewed outside the test set: excluded when ranking for them."""
+    parts = [train] + ([validation] if validation is not None else [])
+    return History.from_pairs(np.concatenate([p.users for p in parts]), np.concatenate([p.items for p in parts]), num_customers)
 
 
 def _encode(frame: pd.DataFrame, customers: IdMap, products: IdMap) -> RatingArrays:
@@ -122,9 +131,10 @@ def _encode_known(frame: pd.DataFrame, customers: IdMap, products: IdMap) -> tup
     return arrays.take(np.flatnonzero(known)), int((~known).sum())
 
 
-def _product_table(train: pd.DataFrame, products: IdMap, arrays: RatingArrays) -> ProductTable:
-    count = np.bincount(arrays.items, minlength=len(products))
-    total = np.bincount(arrays.items, weights=arrays.ratings, minlength=len(products))
-    titles = prepare.product_titles(train)
-    title = titles.reindex(products.raw_ids).fillna("").to_numpy(dtype=object)
-    return ProductTable(count=count, mean_rating=(total / np.maximum(count, 1)).astype(np.float32), title=title)
+def _product_table(train: pd.DataFrame, products: IdMap) -> ProductTable:
+    table = prepare.product_statistics(train, products.raw_ids)
+    return ProductTable(
+        count=table["count"].to_numpy(np.int64),
+        mean_rating=table["mean_rating"].to_numpy(np.float32),
+        title=table["title"].to_numpy(dtype=object),
+    )

@@ -74,6 +74,8 @@ SPECS: dict[str, Spec] = {
     "min_customer_reviews": Spec(int, 5, "drop customers with fewer reviews", 1, 1_000_000),
     "min_product_reviews": Spec(int, 10, "drop products with fewer reviews", 1, 1_000_000),
     "kcore": Spec(bool, False, "repeat the minimum-count filter until stable"),
+    "min_rating": Spec(float, 1.0, "lowest valid rating; rows outside the range are malformed", -1e9, 1e9),
+    "max_rating": Spec(float, 5.0, "highest valid rating", -1e9, 1e9),
     "customer_column": Spec(str, "customer_id", "column holding the customer id"),
     "product_column": Spec(str, "product_id", "column holding the product id"),
     "rating_column": Spec(str, "star_rating", "column holding the rating"),
@@ -107,7 +109,17 @@ def parse_hyperparameters(raw: Mapping[str, Any]) -> "Hyperparameters":
             f"unknown hyperparameter(s) {', '.join(unknown)}; known: {', '.join(sorted(SPECS))}"
         )
     values = {name: _parse_value(name, SPECS[name], value) for name, value in raw.items()}
-    return Hyperparameters(**values)
+    hyperparameters = Hyperparameters(**values)
+    _check_relations(hyperparameters)
+    return hyperparameters
+
+
+def _check_relations(hp: "Hyperparameters") -> None:
+    if hp.min_rating >= hp.max_rating:
+        raise HyperparameterError(
+            f"hyperparameters min_rating={hp.min_rating} and max_rating={hp.max_rating} are invalid: "
+            "min_rating must be below max_rating"
+        )
 
 
 def to_dict(hyperparameters: "Hyperparameters") -> dict[str, Any]:

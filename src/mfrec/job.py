@@ -36,7 +36,7 @@ def run_job(config: TrainingConfig, hp, devices: Devices, stop: StopFlag) -> Job
     contexts = devices.contexts()
     architecture = Architecture(len(data.customers), len(data.products), hp.num_embeddings, hp.dropout_p, hp.use_bias)
     settings = LoopSettings.from_hyperparameters(hp, kvstore=_kvstore(hp, devices))
-    block = build_block(architecture, settings, contexts)
+    block = build_block(architecture, settings, contexts, global_mean=float(data.train.ratings.mean()))
     trainer = make_trainer(block, settings)
     result = fit(block, trainer, data.train, data.validation, settings, contexts, config.checkpoint_dir,
                  stop, fingerprint=_fingerprint(hp, data))

@@ -18,7 +18,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
 
-from mfrec import artifacts
+from mfrec import checkpoints
 from mfrec.model import Architecture, MFBlock
 from mfrec.progress import Progress
 
@@ -111,7 +111,7 @@ class StopFlag:
         self.requested = True
 
 
-def build_block(architecture: Architecture, settings: LoopSettings, contexts: list) -> MFBlock:
+def build_block(architecture: Architecture, settings: LoopSettings, contexts: list, global_mean: float = 0.0) -> MFBlock:
     mx.random.seed(settings.seed)
     block = MFBlock(architecture)
     if settings.init == "xavier":
@@ -122,6 +122,7 @@ def build_block(architecture: Architecture, settings: LoopSettings, contexts: li
     if architecture.use_bias:
         for embedding in (block.user_bias, block.item_bias):
             embedding.initialize(mx.init.Zero(), ctx=contexts, force_reinit=True)
+        block.global_bias.initialize(mx.init.Constant(global_mean), ctx=contexts, force_reinit=True)
     block.hybridize(static_alloc=True, static_shape=False)
     return block
 
@@ -236,8 +237,7 @@ def _track_best(block, state: LoopState, record: dict, checkpoint_dir) -> None:
         state.best_epoch = record["epoch"]
         state.stale_epochs = 0
         if checkpoint_dir is not None:
-            Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
-            block.save_parameters(str(Path(checkpoint_dir) / "best.params"))
+            checkpoints.save_best(checkpoint_dir, block)
     else:
         state.stale_epochs += 1
 
@@ -247,8 +247,8 @@ def _early_stop(state: LoopState, settings: LoopSettings, validation) -> bool:
 
 
 def _restore_best(block, checkpoint_dir, state: LoopState, validation, contexts) -> None:
-    best = Path(checkpoint_dir) / "best.params" if checkpoint_dir is not None else None
-    if validation is None or best is None or not best.exists() or state.best_epoch == state.epoch:
+    best = checkpoints.best_params(checkpoint_dir) if checkpoint_dir is not None else None
+    if validation is None or best is None or state.best_epoch == state.epoch:
         return
     log.info("restoring the parameters of epoch %d (best validation_mse=%.4f)", state.best_epoch, state.best_validation_mse)
     block.load_parameters(str(best), ctx=contexts)
@@ -266,13 +266,13 @@ def _epoch_line(record: dict) -> str:
 def _resume(block, trainer, checkpoint_dir, contexts, fingerprint: str) -> LoopState:
     if checkpoint_dir is None:
         return LoopState(fingerprint=fingerprint)
-    document = artifacts.read_checkpoint_state(checkpoint_dir)
+    document = checkpoints.read_checkpoint_state(checkpoint_dir)
     if document is None:
         return LoopState(fingerprint=fingerprint)
     if document.get("fingerprint") != fingerprint:
         log.warning("ignoring the checkpoint in %s: it was written for other data or hyperparameters", checkpoint_dir)
         return LoopState(fingerprint=fingerprint)
-    artifacts.load_checkpoint(checkpoint_dir, block, trainer, contexts)
+    checkpoints.load_checkpoint(checkpoint_dir, block, trainer, contexts)
     state = LoopState.from_json(document)
     log.info("resuming from checkpoint: epoch %d, batch %d", state.epoch + 1, state.next_batch)
     return state
@@ -280,4 +280,4 @@ def _resume(block, trainer, checkpoint_dir, contexts, fingerprint: str) -> LoopS
 
 def _save(checkpoint_dir, block, trainer, state: LoopState) -> None:
     if checkpoint_dir is not None:
-        artifacts.save_checkpoint(checkpoint_dir, block, trainer, state.to_json())
+        checkpoints.save_checkpoint(checkpoint_dir, block, trainer, state.to_json())
