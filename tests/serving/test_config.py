@@ -42,6 +42,7 @@ def test_sagemaker_variables_and_own_options():
     ("SAGEMAKER_MODEL_SERVER_TIMEOUT", "1.5", "not a whole number"),
     ("MFREC_CLIP_PREDICTIONS", "maybe", "not a boolean"),
     ("MFREC_SERVE_USER", "no-such-user-here", "no such user"),
+    ("MFREC_MAX_TOP_K", "5", "out of range"),
 ])
 def test_invalid_values_are_user_errors_naming_the_variable(name, value, message):
     with pytest.raises(UserError, match=f"{name}.*{message}"):

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from mfrec.serving.app import Limits, create_app
+from mfrec.serving.server import warm_up
+
 BIN = Path(sys.executable).parent
 STOP_WITHIN_S = 30
 START_WITHIN_S = 60
@@ -63,8 +66,13 @@ def wait_for_ping(server: subprocess.Popen, url: str) -> requests.Response:
     raise AssertionError("serve did not answer /ping in time")
 
 
-def child_uids(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+def worker_uids(pid: int, workers: int = 2) -> list[int]:
+    """Real uids of the master's children, once all workers have forked."""
+    deadline = time.monotonic() + START_WITHIN_S
+    children = []
+    while len(children) < workers and time.monotonic() < deadline:
+        time.sleep(0.1)
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [int(Path(f"/proc/{child}/status").read_text().split("Uid:")[1].split()[1]) for child in children]
 
 
@@ -79,7 +87,7 @@ def test_serve_answers_every_request_kind_and_stops_cleanly(trained_base_dir):
         ping = wait_for_ping(server, url)
         assert ping.status_code == 200 and ping.elapsed.total_seconds() < 1.0
         if as_root:
-            assert child_uids(server.pid) == [65534, 65534]
+            assert worker_uids(server.pid) == [65534, 65534]
         check_every_request_kind(url, customers, products)
         server.send_signal(signal.SIGTERM)
         stdout, stderr = server.communicate(timeout=STOP_WITHIN_S)
@@ -139,6 +147,12 @@ def test_broken_model_dir_stops_serve_with_a_clear_message(tmp_path, tiny_model_
     assert time.monotonic() - started < START_WITHIN_S
     assert "serve cannot start" in stderr and str(model_dir) in stderr
     assert "Listening at" not in stderr
+
+
+def test_warm_up_answers_each_kind_and_fails_loudly(tiny_predictor):
+    warm_up(create_app(tiny_predictor, Limits()), tiny_predictor)
+    with pytest.raises(RuntimeError, match="warm-up application/jsonlines request failed with 400"):
+        warm_up(create_app(tiny_predictor, Limits(max_top_k=5)), tiny_predictor)
 
 
 def test_invalid_setting_stops_serve_with_a_clear_message(tiny_model_dir):

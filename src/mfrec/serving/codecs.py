@@ -242,7 +242,7 @@ def _type_name(value: Any) -> str:
 
 def _decode_csv(body: bytes) -> PairsRequest:
     try:
-        text = body.decode("utf-8-sig")
+        text = body.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
         raise BadRequest("CSV body is not UTF-8 text") from None
     try:

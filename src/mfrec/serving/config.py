@@ -21,6 +21,7 @@ from typing import Mapping
 
 from mfrec.errors import UserError
 from mfrec.serving.app import Limits
+from mfrec.serving.codecs import DEFAULT_TOP_K
 
 DEFAULT_SERVE_USER = "model-server"
 GRACEFUL_TIMEOUT_S = 20
@@ -54,7 +55,7 @@ def read_config(environ: Mapping[str, str]) -> ServerConfig:
         max_payload_mb=_int(environ, ("SAGEMAKER_MAX_PAYLOAD_IN_MB",), 6, 1, 100),
         max_pairs=_int(environ, ("MFREC_MAX_ITEMS",), Limits.max_pairs, 1, 10_000_000),
         max_top_k_ids=_int(environ, ("MFREC_MAX_TOPK_IDS",), Limits.max_top_k_ids, 1, 1_000_000),
-        max_top_k=_int(environ, ("MFREC_MAX_TOP_K",), Limits.max_top_k, 1, 1_000_000),
+        max_top_k=_int(environ, ("MFREC_MAX_TOP_K",), Limits.max_top_k, DEFAULT_TOP_K, 1_000_000),
         strict_unknown=_bool(environ, "MFREC_STRICT_UNKNOWN", False),
         max_concurrent_transforms=workers,
     )

@@ -8,6 +8,7 @@ runs MXNet (which is not fork-safe). A model that does not load stops `serve` wi
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import sys
@@ -84,6 +85,32 @@ def load_predictor(config: ServerConfig) -> Predictor:
     return predictor
 
 
+def warm_up(app, predictor: Predictor) -> None:
+    """One request of each kind and content type through the app, in the master before forking.
+
+    Anything imported lazily on the way (codecs, werkzeug parts) is then loaded before workers
+    drop privileges, and a model that cannot answer stops `serve` here instead of in a request.
+    """
+    if not predictor.is_ready():
+        raise RuntimeError("the model has no customers or no products")
+    customer = str(predictor.tables.customers.to_raw([0])[0])
+    product = str(predictor.tables.products.to_raw([0])[0])
+    pairs = json.dumps({"customer_id": [customer], "product_id": [product]})
+    requests = [
+        (pairs, "application/json", "application/json"),
+        (f"{customer},{product}\n", "text/csv", "text/csv"),
+        (pairs + "\n" + json.dumps({"customer_id": customer}), "application/jsonlines", "application/jsonlines"),
+        (json.dumps({"product_id": product}), "application/json", "*/*"),
+    ]
+    client = app.test_client()
+    for body, content_type, accept in requests:
+        response = client.post("/invocations", data=body, content_type=content_type, headers={"Accept": accept})
+        if response.status_code != 200:
+            raise RuntimeError(f"warm-up {content_type} request failed with {response.status_code}: {response.get_data(as_text=True)}")
+    if client.get("/ping").status_code != 200:
+        raise RuntimeError("warm-up /ping failed")
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -100,6 +127,11 @@ def main() -> int:
         log.exception("serve cannot start: loading the model from %s failed: %s", config.model_dir, error)
         return 1
     app = create_app(predictor, config.limits)
+    try:
+        warm_up(app, predictor)
+    except Exception as error:  # noqa: BLE001 - a model that cannot answer means no server
+        log.error("serve cannot start: the model in %s does not answer: %s", config.model_dir, error)
+        return 1
     log.info("BLAS pinned to 1 thread per worker thread: %s", ", ".join(limit_blas_threads(1)) or "no OpenBLAS loaded")
     user = f", workers run as {config.user.name}" if config.user else ""
     log.info("serving on port %d with %d workers x %d threads%s", config.port, config.workers, config.threads, user)
