@@ -420,11 +420,12 @@ def _malformed_lines(rng, text_columns, names, delimiter: str, rate: float):
     kinds = rng.integers(0, len(MALFORMED_KINDS), count)
     sources = rng.integers(0, len(text_columns[0]), count)
     rows = [[column[int(s)].as_py() for column in text_columns] for s in sources]
-    rating = names.index("star_rating") if "star_rating" in names else names.index("rating")
-    customer = 1 if names[1] == "customer_id" else 0
-    lines = []
-    for kind, fields in zip(kinds.tolist(), rows):
-        lines.append(delimiter.join(_corrupt(MALFORMED_KINDS[kind], fields, rating, customer, kind)))
+    rating = names.index("star_rating" if "star_rating" in names else "rating")
+    customer = names.index("customer_id" if "customer_id" in names else "user")
+    lines = [
+        delimiter.join(_corrupt(MALFORMED_KINDS[kind], fields, rating, customer, variant))
+        for variant, (kind, fields) in enumerate(zip(kinds.tolist(), rows))
+    ]
     return lines, {k: int((kinds == i).sum()) for i, k in enumerate(MALFORMED_KINDS) if (kinds == i).any()}
 
 
