@@ -102,10 +102,14 @@ def build_trained_model(base: Path, rows: int) -> str:
 
 
 def load_predictor(base: Path):
+    """The predictor as `serve` builds it, BLAS pinned to one thread as in its workers."""
     from mfrec.artifacts import load_model
+    from mfrec.serving.blas import limit_blas_threads
     from mfrec.serving.predictor import ModelTables, Predictor
 
-    return Predictor(ModelTables.from_loaded_model(load_model(base / "model")))
+    predictor = Predictor(ModelTables.from_loaded_model(load_model(base / "model")))
+    limit_blas_threads(1)
+    return predictor
 
 
 def time_in_process(predictor, rng) -> dict:
