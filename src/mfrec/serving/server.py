@@ -111,33 +111,45 @@ def warm_up(app, predictor: Predictor) -> None:
         raise RuntimeError("warm-up /ping failed")
 
 
-def main() -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        config = read_config(os.environ)
-    except UserError as error:
-        log.error("serve cannot start: %s", error)
-        return 1
+class StartupError(Exception):
+    """serve must not start; the message says why."""
+
+
+def build_app(config: ServerConfig):
+    """Load the model and check it answers; StartupError with the cause otherwise."""
     try:
         predictor = load_predictor(config)
     except UserError as error:
-        log.error("serve cannot start: model in %s: %s", config.model_dir, error)
-        return 1
+        raise StartupError(f"model in {config.model_dir}: {error}") from error
     except Exception as error:  # noqa: BLE001 - any failure to load means no server, with the cause
-        log.exception("serve cannot start: loading the model from %s failed: %s", config.model_dir, error)
-        return 1
+        log.debug("model load traceback", exc_info=True)
+        raise StartupError(f"loading the model from {config.model_dir} failed: {type(error).__name__}: {error}") from error
     app = create_app(predictor, config.limits)
     try:
         warm_up(app, predictor)
     except Exception as error:  # noqa: BLE001 - a model that cannot answer means no server
-        log.error("serve cannot start: the model in %s does not answer: %s", config.model_dir, error)
-        return 1
+        raise StartupError(f"the model in {config.model_dir} does not answer: {error}") from error
+    return app
+
+
+def run_gunicorn(app, config: ServerConfig) -> None:
     log.info("BLAS pinned to 1 thread per worker thread: %s", ", ".join(limit_blas_threads(1)) or "no OpenBLAS loaded")
     user = f", workers run as {config.user.name}" if config.user else ""
     log.info("serving on port %d with %d workers x %d threads%s", config.port, config.workers, config.threads, user)
     gc.collect()
     gc.freeze()  # keep the model's objects out of the collector so forked workers keep sharing their pages
     ModelServer(app, gunicorn_options(config)).run()
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = read_config(os.environ)
+        app = build_app(config)
+    except (UserError, StartupError) as error:
+        log.error("serve cannot start: %s", error)
+        return 1
+    run_gunicorn(app, config)
     return 0
 
 
