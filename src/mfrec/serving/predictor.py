@@ -147,24 +147,28 @@ class Predictor:
         return self.num_products > 0 and len(self.tables.customers) > 0
 
     def score_pairs(self, customer_ids: Sequence[str], product_ids: Sequence[str]) -> PairScores:
-        t = self.tables
-        users = t.customers.to_index(customer_ids)
-        items = t.products.to_index(product_ids)
-        ratings = np.full(len(users), t.global_mean, dtype=np.float64)
+        users = self.tables.customers.to_index(customer_ids)
+        items = self.tables.products.to_index(product_ids)
+        if users.min(initial=0) >= 0 and items.min(initial=0) >= 0:
+            ratings = self._model_ratings(users, items)
+            return PairScores(self._clipped(ratings), np.zeros(len(users), dtype=np.int8), (), ())
+        ratings = np.full(len(users), self.tables.global_mean, dtype=np.float64)
         fallback = np.full(len(users), GLOBAL_MEAN, dtype=np.int8)
         both = (users >= 0) & (items >= 0)
-        u, i = users[both], items[both]
-        dot = np.einsum("ij,ij->i", t.user_vectors[u], t.item_vectors[i])
-        ratings[both] = dot + t.user_bias[u] + self._pre.item_offset[i]
+        ratings[both] = self._model_ratings(users[both], items[both])
         fallback[both] = MODEL
-        if len(u) < len(users):
-            self._fill_fallbacks(users, items, ratings, fallback)
+        self._fill_fallbacks(users, items, ratings, fallback)
         return PairScores(
             ratings=self._clipped(ratings),
             fallback=fallback,
             unknown_customer_ids=_unique_at(customer_ids, users < 0),
             unknown_product_ids=_unique_at(product_ids, items < 0),
         )
+
+    def _model_ratings(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        t = self.tables
+        dot = np.einsum("ij,ij->i", t.user_vectors[users], t.item_vectors[items])
+        return dot + t.user_bias[users] + self._pre.item_offset[items]
 
     def _fill_fallbacks(self, users, items, ratings, fallback) -> None:
         t = self.tables
