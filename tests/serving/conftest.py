@@ -9,7 +9,7 @@ import pytest
 from mfrec.artifacts import load_model
 from mfrec.serving.app import Limits, create_app
 from mfrec.serving.predictor import ModelTables, Predictor
-from tiny_model import write_tiny_model
+from .tiny_model import write_tiny_model
 
 TEST_LIMITS = Limits(max_payload_mb=1, max_pairs=50, max_top_k_ids=5, max_top_k=6, max_concurrent_transforms=3)
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from mfrec.serving.app import Limits, create_app
-from tiny_model import CUSTOMERS, PRODUCTS, REVIEWED
+from .tiny_model import CUSTOMERS, PRODUCTS, REVIEWED
 
 
 def post(client, body, content_type="application/json", accept=None):

@@ -5,7 +5,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tiny_model import CUSTOMERS, PRODUCTS
+from .tiny_model import CUSTOMERS, PRODUCTS
 
 FUZZ = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 FIELDS = ["customer_id", "product_id", "top_k", "include_reviewed", "details", "strict"]

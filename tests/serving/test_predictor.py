@@ -6,7 +6,7 @@ from mfrec.artifacts import load_model
 from mfrec.errors import ModelFormatError
 from mfrec.idmap import IdMap
 from mfrec.serving.predictor import CUSTOMER_BIAS, GLOBAL_MEAN, MODEL, PRODUCT_MEAN, ModelTables, Predictor
-from tiny_model import CUSTOMERS, PRODUCTS
+from .tiny_model import CUSTOMERS, PRODUCTS
 
 
 def hand_tables(**overrides) -> ModelTables:
