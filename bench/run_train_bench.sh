@@ -29,8 +29,10 @@ ensure_surprise_venv
 mkdir -p "$REPO/bench/results"
 partial="$REPO/bench/results/train.txt.partial"
 cd "$REPO"
+set +e
 "$PYTHON" bench/train_bench.py --surprise-python "$SURPRISE_VENV/bin/python" "$@" 2>&1 | tee "$partial"
 status=${PIPESTATUS[0]}
+set -e
 if [ "$status" -ne 0 ]; then
     echo "benchmark failed (exit $status); partial output in $partial" >&2
     exit "$status"
