@@ -13,12 +13,21 @@ BASE_IMAGE_OFFLINE ?= mfrec-base:bookworm
 OFFLINE ?= 0
 DOCKER_BUILD ?= docker build
 
-ifeq ($(OFFLINE),1)
+# The build context: the paths .dockerignore allows (a tar of them plus the one
+# wheelhouse an offline build needs, so a CPU build does not send the GPU wheels).
+context_paths = $(wildcard $(shell sed -n 's/^!//p' .dockerignore))
 offline_args = --build-arg BASE_IMAGE=$(BASE_IMAGE_OFFLINE) --build-arg PIP_NO_INDEX=1
-cpu_build_args = $(offline_args) --build-arg WHEELHOUSE=docker/wheelhouse-cpu
-gpu_build_args = $(offline_args) --build-arg WHEELHOUSE=docker/wheelhouse-gpu
+
+ifeq ($(OFFLINE),1)
 cpu_prereqs = base-image wheelhouse-cpu
 gpu_prereqs = base-image wheelhouse-gpu
+build_cpu = tar -c --owner=0 --group=0 --numeric-owner --exclude=__pycache__ --exclude='*.egg-info' Dockerfile.cpu $(context_paths) docker/wheelhouse-cpu \
+	| $(DOCKER_BUILD) -f Dockerfile.cpu $(offline_args) --build-arg WHEELHOUSE=docker/wheelhouse-cpu -t $(IMAGE_CPU) -
+build_gpu = tar -c --owner=0 --group=0 --numeric-owner --exclude=__pycache__ --exclude='*.egg-info' Dockerfile.gpu $(context_paths) docker/wheelhouse-gpu \
+	| $(DOCKER_BUILD) -f Dockerfile.gpu $(offline_args) --build-arg WHEELHOUSE=docker/wheelhouse-gpu -t $(IMAGE_GPU) -
+else
+build_cpu = $(DOCKER_BUILD) -f Dockerfile.cpu -t $(IMAGE_CPU) .
+build_gpu = $(DOCKER_BUILD) -f Dockerfile.gpu -t $(IMAGE_GPU) .
 endif
 
 .PHONY: help venv base-image wheelhouse-cpu wheelhouse-gpu image-cpu image-cpu-offline \
@@ -50,10 +59,10 @@ wheelhouse-gpu:
 	PYTHON=$(PYTHON) docker/download_wheelhouse.sh docker/requirements-gpu.txt docker/wheelhouse-gpu
 
 image-cpu: $(cpu_prereqs)
-	$(DOCKER_BUILD) -f Dockerfile.cpu $(cpu_build_args) -t $(IMAGE_CPU) .
+	set -o pipefail; $(build_cpu)
 
 image-gpu: $(gpu_prereqs)
-	$(DOCKER_BUILD) -f Dockerfile.gpu $(gpu_build_args) -t $(IMAGE_GPU) .
+	set -o pipefail; $(build_gpu)
 
 image-cpu-offline:
 	$(MAKE) image-cpu OFFLINE=1

@@ -14,7 +14,11 @@ if [[ "${FORCE:-0}" != 1 ]] && docker image inspect "$image" >/dev/null 2>&1; th
 fi
 
 rootfs="$(mktemp -d /var/tmp/mfrec-rootfs.XXXXXX)"
-trap 'rm -rf "$rootfs"' EXIT
+cleanup() {
+    umount "$rootfs/proc" 2>/dev/null || true
+    rm -rf "$rootfs"
+}
+trap cleanup EXIT
 
 debootstrap --variant=minbase --include="$packages" bookworm "$rootfs" "$mirror"
 
@@ -23,7 +27,12 @@ deb $mirror bookworm main
 deb $mirror bookworm-updates main
 deb http://deb.debian.org/debian-security bookworm-security main
 EOF
+# Point-release packages from debootstrap, then the updates and security fixes since.
+mount -t proc proc "$rootfs/proc"
+chroot "$rootfs" apt-get update -q
+DEBIAN_FRONTEND=noninteractive chroot "$rootfs" apt-get upgrade -y -q
 chroot "$rootfs" apt-get clean
+umount "$rootfs/proc"
 rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
        "$rootfs"/var/log/*.log "$rootfs"/tmp/*
 
