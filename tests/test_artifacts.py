@@ -76,6 +76,7 @@ def test_model_json_holds_version_architecture_and_metadata(tmp_path):
     assert document["format_version"] == artifacts.FORMAT_VERSION == 1
     assert document["architecture"] == {
         "num_users": 3, "num_items": 4, "num_embeddings": 6, "dropout_p": 0.0, "use_bias": True,
+        "activation": "relu",
     }
     assert document["metrics"] == {"test_rmse": 0.9} and document["data"] == {"ratings": 5}
     assert load_model(tmp_path).metadata == document

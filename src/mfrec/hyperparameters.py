@@ -46,7 +46,7 @@ def _fmt(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
 
 
-OPTIMIZERS = ("sgd", "nag", "adam", "adagrad", "rmsprop", "ftrl")
+OPTIMIZERS = ("adam", "sgd", "nag", "rmsprop", "ftrl")
 KVSTORES = ("auto", "local", "device", "dist_sync", "dist_async")
 # Keys SageMaker adds on its own (sagemaker_* by the Python SDK, _tuning_objective_metric by
 # tuning jobs); they are not ours to validate.
@@ -56,6 +56,7 @@ SPECS: dict[str, Spec] = {
     # model
     "num_embeddings": Spec(int, 64, "embedding size and Dense width", 1, 4096),
     "dropout_p": Spec(float, 0.0, "dropout after the Dense layer", 0.0, 0.95),
+    "activation": Spec(str, "relu", "activation of the shared Dense layer (notebook: relu)", choices=("relu", "linear", "tanh", "softrelu")),
     "use_bias": Spec(bool, True, "add global, customer and product bias terms"),
     "init_scale": Spec(float, 0.05, "std of the normal init of embeddings (notebook: Xavier magnitude 60 -> use init=xavier)", 1e-6, 10.0),
     "init": Spec(str, "normal", "embedding initialiser", choices=("normal", "xavier")),
@@ -64,7 +65,9 @@ SPECS: dict[str, Spec] = {
     "optimizer": Spec(str, "adam", "Gluon optimizer", choices=OPTIMIZERS),
     "learning_rate": Spec(float, 0.002, "learning rate", 1e-8, 10.0),
     "momentum": Spec(float, 0.9, "momentum for sgd/nag", 0.0, 0.999),
-    "wd": Spec(float, 1e-4, "L2 weight decay on touched rows and the Dense layer", 0.0, 1.0),
+    "wd": Spec(float, 0.03, "L2 weight decay on the customer and product embeddings (applied to the rows a batch touches)", 0.0, 10.0),
+    "bias_wd": Spec(float, 1e-4, "L2 weight decay on the bias terms", 0.0, 10.0),
+    "dense_wd": Spec(float, 1e-4, "L2 weight decay on the shared Dense layer", 0.0, 10.0),
     "batch_size": Spec(int, 4096, "ratings per step (per device)", 1, 1_000_000),
     "epochs": Spec(int, 20, "maximum number of epochs", 1, 10_000),
     "early_stopping_patience": Spec(int, 3, "epochs without validation improvement before stopping (0: off)", 0, 1000),

@@ -34,7 +34,7 @@ def run_job(config: TrainingConfig, hp, devices: Devices, stop: StopFlag) -> Job
     prep_seconds = time.perf_counter() - started
     log.info("data ready in %.1fs: %s", prep_seconds, json.dumps(_summary(data.stats)))
     contexts = devices.contexts()
-    architecture = Architecture(len(data.customers), len(data.products), hp.num_embeddings, hp.dropout_p, hp.use_bias)
+    architecture = Architecture(len(data.customers), len(data.products), hp.num_embeddings, hp.dropout_p, hp.use_bias, hp.activation)
     settings = LoopSettings.from_hyperparameters(hp, kvstore=_kvstore(hp, devices))
     block = build_block(architecture, settings, contexts, global_mean=float(data.train.ratings.mean()))
     trainer = make_trainer(block, settings)

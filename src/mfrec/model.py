@@ -16,6 +16,7 @@ class Architecture:
     num_embeddings: int = 64
     dropout_p: float = 0.0
     use_bias: bool = True
+    activation: str = "relu"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -43,7 +44,9 @@ class MFBlock(gluon.HybridBlock):
         with self.name_scope():
             self.user_embeddings = gluon.nn.Embedding(a.num_users, a.num_embeddings, sparse_grad=sparse_grad)
             self.item_embeddings = gluon.nn.Embedding(a.num_items, a.num_embeddings, sparse_grad=sparse_grad)
-            self.dense = gluon.nn.Dense(a.num_embeddings, activation="relu", in_units=a.num_embeddings)
+            self.dense = gluon.nn.Dense(
+                a.num_embeddings, activation=None if a.activation == "linear" else a.activation, in_units=a.num_embeddings
+            )
             self.dropout = gluon.nn.Dropout(a.dropout_p)
             if a.use_bias:
                 self.user_bias = gluon.nn.Embedding(a.num_users, 1, sparse_grad=sparse_grad)

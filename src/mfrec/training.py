@@ -19,6 +19,7 @@ import numpy as np
 from mxnet import autograd, gluon
 
 from mfrec import checkpoints
+from mfrec.errors import UserError
 from mfrec.model import Architecture, MFBlock
 from mfrec.progress import Progress
 
@@ -26,6 +27,10 @@ log = logging.getLogger("mfrec.training")
 
 PREDICT_CHUNK = 65536
 SYNC_EVERY_BATCHES = 64
+
+
+class TrainingDivergedError(UserError):
+    """The loss stopped being a finite number: the hyperparameters need changing."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class LoopSettings:
     learning_rate: float
     momentum: float
     wd: float
+    bias_wd: float
+    dense_wd: float
     batch_size: int
     epochs: int
     patience: int
@@ -59,7 +66,7 @@ class LoopSettings:
     @classmethod
     def from_hyperparameters(cls, hp, kvstore: str | None) -> "LoopSettings":
         return cls(
-            optimizer=hp.optimizer, learning_rate=hp.learning_rate, momentum=hp.momentum, wd=hp.wd,
+            optimizer=hp.optimizer, learning_rate=hp.learning_rate, momentum=hp.momentum, wd=hp.wd, bias_wd=hp.bias_wd, dense_wd=hp.dense_wd,
             batch_size=hp.batch_size, epochs=hp.epochs, patience=hp.early_stopping_patience,
             seed=hp.seed, init=hp.init, init_scale=hp.init_scale, xavier_magnitude=hp.xavier_magnitude,
             kvstore=kvstore,
@@ -128,10 +135,22 @@ def build_block(architecture: Architecture, settings: LoopSettings, contexts: li
 
 
 def make_trainer(block: MFBlock, settings: LoopSettings) -> gluon.Trainer:
-    options = {"learning_rate": settings.learning_rate, "wd": settings.wd}
+    _assign_weight_decay(block, settings)
+    options = {"learning_rate": settings.learning_rate, "wd": 1.0}
     if settings.optimizer in ("sgd", "nag"):
         options["momentum"] = settings.momentum
     return gluon.Trainer(block.collect_params(), settings.optimizer, options, kvstore=settings.kvstore)
+
+
+def _assign_weight_decay(block: MFBlock, settings: LoopSettings) -> None:
+    """Per-parameter L2 as wd_mult under an optimizer wd of 1.0."""
+    for name, param in block._collect_params_with_prefix().items():
+        if name.startswith(("user_embeddings", "item_embeddings")):
+            param.wd_mult = settings.wd
+        elif name.startswith(("user_bias", "item_bias", "global_bias")):
+            param.wd_mult = settings.bias_wd
+        else:
+            param.wd_mult = settings.dense_wd
 
 
 def predict(block: MFBlock, users: np.ndarray, items: np.ndarray, ctx) -> np.ndarray:
@@ -219,6 +238,11 @@ def _accumulate(state: LoopState, sum_sq, next_batch: int, started: float, batch
 def _end_epoch(block, validation, contexts, state: LoopState, checkpoint_dir) -> dict:
     record = {"epoch": state.epoch + 1, "seconds": round(state.epoch_seconds, 3)}
     record["train_mse"] = state.epoch_sum_sq / max(state.epoch_count, 1)
+    if not math.isfinite(record["train_mse"]):
+        raise TrainingDivergedError(
+            f"training diverged in epoch {state.epoch + 1} (train_mse={record['train_mse']}); "
+            "lower learning_rate or raise wd"
+        )
     record["validation_mse"] = None
     if validation is not None and len(validation):
         predictions = predict(block, validation.users, validation.items, contexts[0])
