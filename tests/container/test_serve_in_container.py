@@ -45,9 +45,10 @@ def test_serve_answers_ping_and_invocations(server, trained_dir):
 def test_serve_workers_run_as_model_server(server):
     name, url = server
     wait_for_ping(url, START_WITHIN_S)
-    # Users of the processes under PID 1 (tini): gunicorn's master (root) and its workers.
-    owners = docker("exec", name, "sh", "-c",
-                    "for p in /proc/[0-9]*; do grep -q mfrec-serve $p/cmdline 2>/dev/null && stat -c %U $p; done").stdout.split()
+    # Owners of the python processes running `serve`: gunicorn's master (root) and its workers.
+    script = ('for p in /proc/[0-9]*; do [ $p = /proc/$$ ] && continue; '
+              'case "$(tr \'\\0\' \' \' <$p/cmdline)" in *python*" /opt/venv/bin/serve"*) stat -c %U $p;; esac; done')
+    owners = docker("exec", name, "sh", "-c", script).stdout.split()
     assert owners.count("root") == 1 and owners.count("model-server") == 2, owners
 
 
