@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 UNKNOWN = -1
+SMALL_LOOKUP = 2000
 
 
 class IdMap:
@@ -19,6 +20,7 @@ class IdMap:
         self._index = pd.Index(self._raw)
         if not self._index.is_unique:
             raise ValueError("IdMap ids must be unique")
+        self._positions: dict[str, int] | None = None
 
     @classmethod
     def from_values(cls, values: Iterable[str]) -> "IdMap":
@@ -39,7 +41,16 @@ class IdMap:
     def to_index(self, raw: Iterable[Any]) -> np.ndarray:
         """Indices (int64) of raw ids; UNKNOWN where an id is not in the map."""
         keys = raw if isinstance(raw, (pd.Series, pd.Index, np.ndarray)) else list(raw)
+        if len(keys) <= SMALL_LOOKUP:
+            positions = self.positions()
+            return np.fromiter((positions.get(key, UNKNOWN) for key in keys), dtype=np.int64, count=len(keys))
         return self._index.get_indexer(keys).astype(np.int64)
+
+    def positions(self) -> dict[str, int]:
+        """raw id -> index as a dict, built once: a request's few ids are faster looked up here."""
+        if self._positions is None:
+            self._positions = {key: i for i, key in enumerate(self._raw)}
+        return self._positions
 
     def to_raw(self, indices: Iterable[int]) -> np.ndarray:
         """Raw ids at indices; IndexError for UNKNOWN or any index outside 0..n-1."""

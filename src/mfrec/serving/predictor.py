@@ -49,6 +49,8 @@ class ModelTables:
     @classmethod
     def from_loaded_model(cls, loaded) -> "ModelTables":
         factors = loaded.block.factors()
+        for id_map in (loaded.customers, loaded.products):
+            id_map.positions()  # built before gunicorn forks, shared by the workers
         return cls(
             user_vectors=factors.user_vectors,
             item_vectors=factors.item_vectors,
