@@ -113,3 +113,17 @@ def test_normalize_rejects_non_ids(value):
 def test_normalize_rejects_fractional_numbers(value):
     with pytest.raises(ValueError):
         IdMap.normalize(value)
+
+
+def test_categorical_columns_map_like_plain_strings():
+    values = pd.Series(["b", "0012", "a", "b", None, "zz"], dtype="category")
+    id_map = IdMap.from_values(values.dropna())
+    assert list(id_map.raw_ids) == ["0012", "a", "b", "zz"]
+    known = IdMap(["a", "b"])
+    np.testing.assert_array_equal(known.to_index(values), [1, -1, 0, 1, -1, -1])
+    np.testing.assert_array_equal(known.to_index(values), known.to_index(list(values.astype(object).fillna("?"))))
+
+
+def test_unused_categories_do_not_become_ids():
+    values = pd.Series(["a", "b", "c"], dtype="category")
+    assert list(IdMap.from_values(values[values != "b"]).raw_ids) == ["a", "c"]

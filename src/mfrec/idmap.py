@@ -25,6 +25,8 @@ class IdMap:
     @classmethod
     def from_values(cls, values: Iterable[str]) -> "IdMap":
         """Sorted unique ids, so every host builds the identical map from the same data."""
+        if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.cat.remove_unused_categories().cat.categories
         # Unique again after str(): 12 and "12" are one id.
         return cls(np.unique(pd.unique(pd.Series(values, dtype=object)).astype(str)))
 
@@ -40,11 +42,18 @@ class IdMap:
 
     def to_index(self, raw: Iterable[Any]) -> np.ndarray:
         """Indices (int64) of raw ids; UNKNOWN where an id is not in the map."""
+        if isinstance(raw, pd.Series) and isinstance(raw.dtype, pd.CategoricalDtype):
+            return self._categorical_to_index(raw)
         keys = raw if isinstance(raw, (pd.Series, pd.Index, np.ndarray)) else list(raw)
         if len(keys) <= SMALL_LOOKUP:
             positions = self.positions()
             return np.fromiter((positions.get(key, UNKNOWN) for key in keys), dtype=np.int64, count=len(keys))
         return self._index.get_indexer(keys).astype(np.int64)
+
+    def _categorical_to_index(self, raw: pd.Series) -> np.ndarray:
+        """Look up each category once, then index by the codes (-1 codes are missing values)."""
+        lookup = np.append(self._index.get_indexer(raw.cat.categories.astype(str)), UNKNOWN).astype(np.int64)
+        return lookup[raw.cat.codes.to_numpy()]
 
     def positions(self) -> dict[str, int]:
         """raw id -> index as a dict, built once: a request's few ids are faster looked up here."""

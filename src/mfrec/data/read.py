@@ -258,8 +258,14 @@ def _parse_iso(text: pa.ChunkedArray) -> pa.ChunkedArray:
         return pc.strptime(day, format="%Y-%m-%d", unit="s", error_is_null=True)
 
 
+CATEGORICAL_COLUMNS = ("customer_id", "product_id", "product_title")
+
+
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    frame = table.to_pandas(deduplicate_objects=True, self_destruct=True, split_blocks=True)
+    """Ids and titles become pandas Categoricals: one Python string per distinct value, not per row."""
+    for name in CATEGORICAL_COLUMNS:
+        table = table.set_column(table.column_names.index(name), name, table.column(name).dictionary_encode())
+    frame = table.to_pandas(self_destruct=True, split_blocks=True)
     frame["star_rating"] = frame["star_rating"].astype(np.float32, copy=False)
     frame["review_date"] = frame["review_date"].astype("datetime64[ns]", copy=False)
     return frame
