@@ -62,14 +62,20 @@ class LoopSettings:
     init_scale: float
     xavier_magnitude: float
     kvstore: str | None = None
+    worker_index: int = 0
+    num_workers: int = 1
+
+    @property
+    def writes_checkpoints(self) -> bool:
+        return self.worker_index == 0
 
     @classmethod
-    def from_hyperparameters(cls, hp, kvstore: str | None) -> "LoopSettings":
+    def from_hyperparameters(cls, hp, kvstore: str | None, worker_index: int = 0, num_workers: int = 1) -> "LoopSettings":
         return cls(
             optimizer=hp.optimizer, learning_rate=hp.learning_rate, momentum=hp.momentum, wd=hp.wd, bias_wd=hp.bias_wd, dense_wd=hp.dense_wd,
             batch_size=hp.batch_size, epochs=hp.epochs, patience=hp.early_stopping_patience,
             seed=hp.seed, init=hp.init, init_scale=hp.init_scale, xavier_magnitude=hp.xavier_magnitude,
-            kvstore=kvstore,
+            kvstore=kvstore, worker_index=worker_index, num_workers=num_workers,
         )
 
 
@@ -120,7 +126,9 @@ class StopFlag:
 
 def build_block(architecture: Architecture, settings: LoopSettings, contexts: list, global_mean: float = 0.0) -> MFBlock:
     mx.random.seed(settings.seed)
-    block = MFBlock(architecture)
+    # MXNet 1.9's parameter server cannot take row_sparse gradients for dense weights (the
+    # server aborts on a size mismatch): a dist kvstore trains with dense gradients.
+    block = MFBlock(architecture, sparse_grad=not _is_dist(settings))
     if settings.init == "xavier":
         block.initialize(mx.init.Xavier(magnitude=settings.xavier_magnitude), ctx=contexts)
     else:
@@ -139,7 +147,12 @@ def make_trainer(block: MFBlock, settings: LoopSettings) -> gluon.Trainer:
     options = {"learning_rate": settings.learning_rate, "wd": 1.0}
     if settings.optimizer in ("sgd", "nag"):
         options["momentum"] = settings.momentum
-    return gluon.Trainer(block.collect_params(), settings.optimizer, options, kvstore=settings.kvstore)
+    trainer = gluon.Trainer(block.collect_params(), settings.optimizer, options, kvstore=settings.kvstore)
+    # A dist kvstore pickles the optimizer to the servers without its param_dict (where Gluon
+    # keeps wd_mult): the multipliers must also sit in the optimizer's own tables.
+    trainer._optimizer.wd_mult = {i: p.wd_mult for i, p in enumerate(trainer._params)}
+    trainer._optimizer.lr_mult = {i: p.lr_mult for i, p in enumerate(trainer._params)}
+    return trainer
 
 
 def _assign_weight_decay(block: MFBlock, settings: LoopSettings) -> None:
@@ -175,56 +188,77 @@ def fit(
     on_epoch: Callable[[dict], None] | None = None,
 ) -> FitResult:
     state = _resume(block, trainer, checkpoint_dir, contexts, fingerprint)
+    # Every worker resumes from its checkpoint dir; only worker 0 writes one.
+    write_dir = checkpoint_dir if settings.writes_checkpoints else None
     loss_fn = gluon.loss.L2Loss()
     while state.epoch < settings.epochs and not _early_stop(state, settings, validation):
         finished = _run_epoch(block, trainer, loss_fn, train, settings, contexts, state, stop)
         if not finished:
-            _save(checkpoint_dir, block, trainer, state)
+            _save(write_dir, block, trainer, state)
             return FitResult(state.history, state.best_epoch, interrupted=True)
-        record = _end_epoch(block, validation, contexts, state, checkpoint_dir)
+        record = _end_epoch(block, validation, contexts, state, write_dir)
         log.info(_epoch_line(record))
         if on_epoch:
             on_epoch(record)
-        _save(checkpoint_dir, block, trainer, state)
+        _save(write_dir, block, trainer, state)
         if stop.requested:
             return FitResult(state.history, state.best_epoch, interrupted=True)
-    _restore_best(block, checkpoint_dir, state, validation, contexts)
+    _restore_best(block, write_dir, state, validation, contexts)
     return FitResult(state.history, state.best_epoch, interrupted=False)
 
 
 def _run_epoch(block, trainer, loss_fn, train, settings, contexts, state, stop) -> bool:
     """Train from state.next_batch to the end of the epoch; False if stopped midway."""
-    order = np.random.default_rng([settings.seed, state.epoch]).permutation(len(train))
+    order = shard_order(len(train), settings, state.epoch)
     batch = settings.batch_size * len(contexts)
-    num_batches = math.ceil(len(train) / batch)
+    num_batches = math.ceil(len(order) / batch)
+    # A dist kvstore fixes the gradient scale at its first step: every step must pass the
+    # same (global) batch size, so a last, shorter batch is scaled as a full one.
+    step_size = batch * settings.num_workers if _is_dist(settings) else None
     users, items, ratings = (mx.nd.array(a[order], dtype=a.dtype) for a in (train.users, train.items, train.ratings))
-    progress = Progress(log, f"epoch {state.epoch + 1}", total=len(train), unit="ratings")
+    total = len(order)
+    progress = Progress(log, f"epoch {state.epoch + 1}", total=total, unit="ratings")
     progress.advance(state.next_batch * batch)
     reseed = block.architecture.dropout_p > 0
     sum_sq = mx.nd.zeros((1,), ctx=contexts[0])
     started = time.perf_counter()
     for b in range(state.next_batch, num_batches):
         if stop.requested:
-            _accumulate(state, sum_sq, b, started, batch, len(train))
+            _accumulate(state, sum_sq, b, started, batch, total)
             return False
         if reseed:
             mx.random.seed(settings.seed * 1_000_003 + state.epoch * 100_003 + b)
-        sl = slice(b * batch, min((b + 1) * batch, len(train)))
-        sum_sq += _step(block, trainer, loss_fn, users[sl], items[sl], ratings[sl], contexts)
+        sl = slice(b * batch, min((b + 1) * batch, total))
+        sum_sq += _step(block, trainer, loss_fn, users[sl], items[sl], ratings[sl], contexts, step_size)
         if (b + 1) % SYNC_EVERY_BATCHES == 0:
             sum_sq.wait_to_read()
             progress.advance(SYNC_EVERY_BATCHES * batch)
-    _accumulate(state, sum_sq, num_batches, started, batch, len(train))
+    _accumulate(state, sum_sq, num_batches, started, batch, total)
     return True
 
 
-def _step(block, trainer, loss_fn, users, items, ratings, contexts):
+def shard_order(num_ratings: int, settings: LoopSettings, epoch: int) -> np.ndarray:
+    """This worker's rows for the epoch: the same (seed, epoch) shuffle on every worker, then
+    rows k::n, trimmed to an equal length (dist_sync needs the same number of steps everywhere;
+    the trimmed rows change with the shuffle)."""
+    order = np.random.default_rng([settings.seed, epoch]).permutation(num_ratings)
+    if settings.num_workers == 1:
+        return order
+    per_worker = num_ratings // settings.num_workers
+    return order[settings.worker_index::settings.num_workers][:per_worker]
+
+
+def _is_dist(settings: LoopSettings) -> bool:
+    return bool(settings.kvstore) and settings.kvstore.startswith("dist")
+
+
+def _step(block, trainer, loss_fn, users, items, ratings, contexts, step_size=None):
     parts = [gluon.utils.split_and_load(x, contexts, even_split=False) for x in (users, items, ratings)]
     with autograd.record():
         losses = [loss_fn(block(u, i), r) for u, i, r in zip(*parts)]
     for loss in losses:
         loss.backward()
-    trainer.step(users.shape[0])
+    trainer.step(step_size or users.shape[0])
     return sum(loss.sum().as_in_context(contexts[0]) for loss in losses) * 2
 
 
