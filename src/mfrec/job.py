@@ -15,6 +15,8 @@ from mfrec import artifacts, evaluate, report
 from mfrec.config import TrainingConfig
 from mfrec.dataset import PreparedData, prepare_data
 from mfrec.devices import Devices
+from mfrec.distributed import SINGLE_WORKER, WorkerRole, close_kvstore
+from mfrec.errors import UserError
 from mfrec.hyperparameters import to_dict
 from mfrec.model import Architecture, MFBlock
 from mfrec.training import LoopSettings, RatingArrays, StopFlag, build_block, fit, make_trainer, predict
@@ -28,14 +30,17 @@ class JobOutcome:
     metrics: dict | None
 
 
-def run_job(config: TrainingConfig, hp, devices: Devices, stop: StopFlag) -> JobOutcome:
+def run_job(config: TrainingConfig, hp, devices: Devices, stop: StopFlag, role: WorkerRole = SINGLE_WORKER) -> JobOutcome:
+    """With several workers (role.count > 1) each trains on its shard; only worker 0 evaluates
+    and writes outputs, while the others wait at the kvstore's final barrier."""
     started = time.perf_counter()
     data = prepare_data(config.channels, hp)
     prep_seconds = time.perf_counter() - started
     log.info("data ready in %.1fs: %s", prep_seconds, json.dumps(_summary(data.stats)))
     contexts = devices.contexts()
     architecture = Architecture(len(data.customers), len(data.products), hp.num_embeddings, hp.dropout_p, hp.use_bias, hp.activation)
-    settings = LoopSettings.from_hyperparameters(hp, kvstore=_kvstore(hp, devices))
+    settings = LoopSettings.from_hyperparameters(hp, kvstore=choose_kvstore(hp, devices, role.count),
+                                                 worker_index=role.index, num_workers=role.count)
     block = build_block(architecture, settings, contexts, global_mean=float(data.train.ratings.mean()))
     trainer = make_trainer(block, settings)
     result = fit(block, trainer, data.train, data.validation, settings, contexts, config.checkpoint_dir,
@@ -43,17 +48,27 @@ def run_job(config: TrainingConfig, hp, devices: Devices, stop: StopFlag) -> Job
     if result.interrupted:
         log.info("stopped on request; the checkpoint in %s resumes this job", config.checkpoint_dir)
         return JobOutcome(interrupted=True, metrics=None)
+    if not role.writes_outputs:
+        close_kvstore(trainer)
+        return JobOutcome(interrupted=False, metrics=None)
     metrics = _evaluate(block, data, hp, contexts[0])
     metrics.update({"epochs": result.history, "best_epoch": result.best_epoch,
                     "prep_seconds": round(prep_seconds, 3), "data": data.stats})
     _log_metrics(metrics)
     _write_outputs(config, block, data, hp, metrics)
+    close_kvstore(trainer)
     return JobOutcome(interrupted=False, metrics=metrics)
 
 
-def _kvstore(hp, devices: Devices) -> str | None:
+def choose_kvstore(hp, devices: Devices, num_hosts: int = 1) -> str | None:
+    """auto: dist_sync across hosts, device across one host's GPUs, none for one device."""
+    if num_hosts > 1 and hp.kvstore in ("local", "device"):
+        raise UserError(f"kvstore={hp.kvstore} trains on one host, but the job has {num_hosts} hosts; "
+                        "use auto, dist_sync or dist_async")
     if hp.kvstore != "auto":
         return hp.kvstore
+    if num_hosts > 1:
+        return "dist_sync"
     return "device" if devices.num_gpus > 1 else None
 
 
