@@ -29,30 +29,55 @@ def main(argv: list[str] | None = None) -> int:
     paths = TrainingPaths.from_environ(os.environ)
     try:
         return _train(paths)
-    except UserError as error:
-        log.error("training failed: %s", error)
-        _write_failure(paths.failure_file, f"UserError: {error}")
-        return EXIT_USER_ERROR
     except Exception as error:  # noqa: BLE001 - the one boundary that reports every failure
+        _report(error, paths.failure_file)
+        return exit_code_for(error)
+
+
+def exit_code_for(error: BaseException) -> int:
+    return EXIT_USER_ERROR if isinstance(error, UserError) else EXIT_INTERNAL_ERROR
+
+
+def _report(error: Exception, failure_file: Path) -> None:
+    if isinstance(error, UserError):
+        log.error("training failed: %s", error)
+        _write_failure(failure_file, f"UserError: {error}")
+    else:
         log.error("internal error:\n%s", traceback.format_exc())
-        _write_failure(paths.failure_file, f"InternalError: {type(error).__name__}: {error}")
-        return EXIT_INTERNAL_ERROR
+        _write_failure(failure_file, f"InternalError: {type(error).__name__}: {error}")
 
 
 def _train(paths: TrainingPaths) -> int:
     from mfrec.config import load_training_config
-    from mfrec.devices import detect_devices
-    from mfrec.hyperparameters import parse_hyperparameters
+    from mfrec.distributed import Cluster, ClusterSpec
 
     config = load_training_config(paths)
+    if len(config.hosts) == 1:
+        return _run(config, paths, cluster=None)
+    # From here on a failure on any host stops every host.
+    with Cluster(ClusterSpec.from_config(config, os.environ), paths.failure_file) as cluster:
+        return _run(config, paths, cluster)
+
+
+def _run(config, paths: TrainingPaths, cluster) -> int:
+    from mfrec.devices import detect_devices
+    from mfrec.distributed import Cluster, ClusterSpec, is_distributed_kvstore
+    from mfrec.hyperparameters import parse_hyperparameters
+    from mfrec.job import choose_kvstore, run_job
+    from mfrec.training import StopFlag
+
     hp = parse_hyperparameters(config.hyperparameters)
     devices = detect_devices()
     log.info("training on %s (%d GPU(s)), host %s of %s", devices.kind, devices.num_gpus,
              config.current_host, ",".join(config.hosts))
-    from mfrec.job import run_job
-    from mfrec.training import StopFlag
-
     stop = StopFlag()
+    if cluster is not None:
+        run_job(config, hp, devices, stop, role=cluster.role)
+        return 0
+    if is_distributed_kvstore(choose_kvstore(hp, devices)):
+        # One host asking for dist_sync/dist_async: one worker on its own parameter server.
+        with Cluster(ClusterSpec.from_config(config, os.environ), paths.failure_file) as cluster:
+            return _run(config, paths, cluster)
     signal.signal(signal.SIGTERM, stop.request)
     outcome = run_job(config, hp, devices, stop)
     return EXIT_STOPPED if outcome.interrupted else 0
