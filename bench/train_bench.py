@@ -27,6 +27,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 RSS_LINE = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+CPU_LINE = re.compile(r"(?:User|System) time \(seconds\): ([\d.]+)")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class SideResult:
     peak_rss_mb: float
     test_mse: float | None
     wall_seconds: float
+    cpu_seconds: float
     details: dict
 
 
@@ -103,8 +105,16 @@ def ensure_data(options: BenchOptions) -> None:
     partial.rename(options.data)
 
 
-def run_measured(command: list[str], log_path: Path, env: dict | None = None) -> tuple[str, float, float]:
-    """Run under /usr/bin/time -v; (stdout+stderr text, peak RSS MB, wall seconds). Fails loudly."""
+@dataclass(frozen=True)
+class Measured:
+    text: str
+    peak_rss_mb: float
+    wall_seconds: float
+    cpu_seconds: float
+
+
+def run_measured(command: list[str], log_path: Path, env: dict | None = None) -> Measured:
+    """Run under /usr/bin/time -v: output, peak RSS, wall and user+system CPU seconds. Fails loudly."""
     time_path = log_path.with_suffix(".time")
     started = time.perf_counter()
     with open(log_path, "w", encoding="utf-8") as log:
@@ -115,8 +125,10 @@ def run_measured(command: list[str], log_path: Path, env: dict | None = None) ->
     if process.returncode != 0:
         raise SystemExit(f"command failed with exit code {process.returncode}: {' '.join(command)}\n"
                          f"last lines of {log_path}:\n" + "\n".join(text.splitlines()[-30:]))
-    peak_kb = int(RSS_LINE.search(time_path.read_text()).group(1))
-    return text, peak_kb / 1024, wall
+    usage = time_path.read_text()
+    peak_kb = int(RSS_LINE.search(usage).group(1))
+    cpu = sum(float(x) for x in CPU_LINE.findall(usage))
+    return Measured(text, peak_kb / 1024, wall, cpu)
 
 
 def result_line(text: str) -> dict:
@@ -130,11 +142,12 @@ def run_notebook(options: BenchOptions) -> SideResult:
     command = [options.python, str(BENCH_DIR / "notebook_baseline.py"), str(options.data),
                "--epochs", str(options.notebook_epochs), "--max-batches", str(options.notebook_max_batches)]
     print("(a) notebook:", " ".join(command), flush=True)
-    text, rss, wall = run_measured(command, options.work_dir / "notebook.log")
-    result = result_line(text)
+    run = run_measured(command, options.work_dir / "notebook.log")
+    result = result_line(run.text)
     rates = [e["ratings_per_s"] for e in result["epochs"]]
-    print(f"    done in {wall:.0f}s; epochs ratings/s: {rates}", flush=True)
-    return SideResult("notebook", result["prep_seconds"], statistics.median(rates), rss, result["test_mse"], wall, result)
+    print(f"    done in {run.wall_seconds:.0f}s; epochs ratings/s: {rates}", flush=True)
+    return SideResult("notebook", result["prep_seconds"], statistics.median(rates), run.peak_rss_mb,
+                      result["test_mse"], run.wall_seconds, run.cpu_seconds, result)
 
 
 def sagemaker_dir(options: BenchOptions) -> Path:
@@ -156,14 +169,15 @@ def run_ours(options: BenchOptions) -> SideResult:
     env = dict(os.environ, SAGEMAKER_BASE_DIR=str(base))
     command = [options.python, "-m", "mfrec.train"]
     print(f"(b) ours: SAGEMAKER_BASE_DIR={base} {' '.join(command)}", flush=True)
-    text, rss, wall = run_measured(command, options.work_dir / "ours.log", env=env)
+    run = run_measured(command, options.work_dir / "ours.log", env=env)
     metrics = json.loads((base / "output" / "data" / "metrics.json").read_text())
-    for line in text.splitlines():
+    for line in run.text.splitlines():
         if re.search(r"\bepoch=\d+ ", line):
             print("    " + line.split(": ", 1)[-1], flush=True)
     rates = [e["ratings_per_s"] for e in metrics["epochs"]]
-    print(f"    done in {wall:.0f}s; {len(rates)} epochs, best epoch {metrics.get('best_epoch')}", flush=True)
-    return SideResult("ours", metrics["prep_seconds"], statistics.median(rates), rss, metrics["test_mse"], wall, metrics)
+    print(f"    done in {run.wall_seconds:.0f}s; {len(rates)} epochs, best epoch {metrics.get('best_epoch')}", flush=True)
+    return SideResult("ours", metrics["prep_seconds"], statistics.median(rates), run.peak_rss_mb,
+                      metrics["test_mse"], run.wall_seconds, run.cpu_seconds, metrics)
 
 
 def export_split(data: Path, out_dir: Path) -> dict:
@@ -199,22 +213,24 @@ def run_surprise(options: BenchOptions) -> SideResult:
     command = [options.surprise_python, str(BENCH_DIR / "surprise_svd.py"),
                str(split_dir / "train.csv"), str(split_dir / "test.csv")]
     print("(c) surprise:", " ".join(command), flush=True)
-    text, rss, wall = run_measured(command, options.work_dir / "surprise.log")
-    result = result_line(text)
+    run = run_measured(command, options.work_dir / "surprise.log")
+    result = result_line(run.text)
     svd = result["svd"]
-    return SideResult("surprise_svd", None, svd["ratings_per_s"], rss, svd["test_mse"], wall, result)
+    return SideResult("surprise_svd", None, svd["ratings_per_s"], run.peak_rss_mb, svd["test_mse"],
+                      run.wall_seconds, run.cpu_seconds, result)
 
 
 def print_report(options: BenchOptions, notebook: SideResult, ours: SideResult, surprise: SideResult | None) -> None:
     print()
     print(f"data: {options.data.name}, {options.data.stat().st_size / 1e6:.0f} MB; num_embeddings={options.num_embeddings}")
-    header = f"{'side':<26}{'prep s':>9}{'ratings/s':>12}{'peak RSS MB':>13}{'test MSE':>10}{'wall s':>8}"
+    header = f"{'side':<26}{'prep s':>9}{'ratings/s':>12}{'peak RSS MB':>13}{'test MSE':>10}{'wall s':>8}{'CPU s':>8}{'CPU %':>7}"
     print(header)
     print("-" * len(header))
     rows = [notebook, ours] + ([surprise] if surprise else [])
     for side in rows:
         print(f"{side.name:<26}{_num(side.prep_seconds, '.1f'):>9}{_num(side.ratings_per_s, ',.0f'):>12}"
-              f"{side.peak_rss_mb:>13,.0f}{_num(side.test_mse, '.4f'):>10}{side.wall_seconds:>8.0f}")
+              f"{side.peak_rss_mb:>13,.0f}{_num(side.test_mse, '.4f'):>10}{side.wall_seconds:>8.0f}"
+              f"{side.cpu_seconds:>8.0f}{100 * side.cpu_seconds / side.wall_seconds:>7.0f}")
     if surprise:
         base = surprise.details["baseline_only"]
         print(f"{'surprise_baselineonly':<26}{'-':>9}{base['ratings_per_s']:>12,.0f}{'(same)':>13}{base['test_mse']:>10.4f}")
@@ -246,6 +262,8 @@ def print_notes(options: BenchOptions, notebook: SideResult, ours: SideResult, s
               f"and BaselineOnly (ALS); ratings/s = 20 epochs x train ratings / fit seconds; RSS includes "
               f"Surprise's CSV load")
     print("the two test sets differ (file order vs review_date); MSE is compared as each side measures it")
+    print("CPU s = user+system seconds of the whole run (all its processes); CPU % = CPU s / wall s: a side that got"
+          " little CPU from the shared machine shows a low CPU % and a low wall-clock ratings/s")
 
 
 def print_targets(notebook: SideResult, ours: SideResult, surprise: SideResult | None) -> None:
