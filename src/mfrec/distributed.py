@@ -246,6 +246,8 @@ class CoordinatorLink:
         for line in _lines(self._sock):
             kind, _, rest = line.strip().partition(" ")
             if kind == "fail":
+                if self._finished.is_set():
+                    return  # this host's own failure, relayed back, or a failure after it finished
                 code, _, reason = rest.partition(" ")
                 self._on_failure(int(code) if code.isdigit() else EXIT_PEER_FAILED, reason)
                 return
@@ -263,6 +265,7 @@ class CoordinatorLink:
     def close(self) -> None:
         self._finished.set()
         try:
+            self._sock.shutdown(socket.SHUT_RDWR)
             self._sock.close()
         except OSError:
             pass
@@ -380,11 +383,11 @@ class Cluster:
         log.info("host %s finished", self.spec.current_host)
 
     def _report_own_failure(self, exc: BaseException) -> None:
-        from mfrec.train import exit_code_for
+        from mfrec.train import exit_code_for, failure_reason
 
         self._failed.acquire(blocking=False)
         if self._link is not None:
-            self._link.report_failure(exit_code_for(exc), f"{type(exc).__name__}: {exc}")
+            self._link.report_failure(exit_code_for(exc), failure_reason(exc))
         self._ps.kill()
         if self._coordinator is not None:
             time.sleep(1.0)  # let the relay reach the other hosts before this process ends
