@@ -38,13 +38,18 @@ def exit_code_for(error: BaseException) -> int:
     return EXIT_USER_ERROR if isinstance(error, UserError) else EXIT_INTERNAL_ERROR
 
 
+def failure_reason(error: BaseException) -> str:
+    if isinstance(error, UserError):
+        return f"UserError: {error}"
+    return f"InternalError: {type(error).__name__}: {error}"
+
+
 def _report(error: Exception, failure_file: Path) -> None:
     if isinstance(error, UserError):
         log.error("training failed: %s", error)
-        _write_failure(failure_file, f"UserError: {error}")
     else:
         log.error("internal error:\n%s", traceback.format_exc())
-        _write_failure(failure_file, f"InternalError: {type(error).__name__}: {error}")
+    _write_failure(failure_file, failure_reason(error))
 
 
 def _train(paths: TrainingPaths) -> int:
