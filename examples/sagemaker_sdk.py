@@ -20,6 +20,10 @@ ratings). GPU image (mxnet-cu112 1.9.1): ml.g4dn (T4, compute capability 7.5), m
 compute capability 5.0, 6.0, 7.0, 8.0 and 8.6 (a 7.0 build runs on 7.5, a build runs on
 newer minor versions of its major), so ml.p2's K80 (3.7) is not supported: training stops
 at once with a message naming the GPU. Local mode uses "local" (or "local_gpu").
+The endpoint runs the training image on --endpoint-instance-type (default ml.m5.large:
+serving scores with numpy, so a CPU instance is enough). To host a model the GPU image
+trained on a CPU instance, give deploy() the CPU image (image_uri=...): mxnet-cu112 does not
+load without a GPU driver.
 
 It trains, deploys an endpoint, asks for predicted ratings and recommendations, prints
 them as one JSON line, and deletes the endpoint and the model.
@@ -75,6 +79,7 @@ class Options:
     output: str
     instance_type: str
     instance_count: int
+    endpoint_instance_type: str
     local: bool
     serving_port: int
     container_root: str | None
@@ -90,6 +95,7 @@ def parse_options(argv: list[str]) -> Options:
     parser.add_argument("--output", required=True, help="s3:// prefix, or a local folder with --local")
     parser.add_argument("--instance-type", help="default: ml.m5.xlarge, or local with --local")
     parser.add_argument("--instance-count", type=int, default=1)
+    parser.add_argument("--endpoint-instance-type", help="default: ml.m5.large, or local with --local")
     parser.add_argument("--local", action="store_true", help="SDK local mode (Docker on this machine)")
     parser.add_argument("--serving-port", type=int, default=8080, help="local mode: the endpoint's host port")
     parser.add_argument("--container-root", help="local mode: scratch folder for the containers' files (default /tmp)")
@@ -101,7 +107,9 @@ def parse_options(argv: list[str]) -> Options:
     return Options(
         image_uri=args.image_uri, role=args.role or DUMMY_ROLE, train=args.train, output=args.output,
         instance_type=args.instance_type or ("local" if args.local else "ml.m5.xlarge"),
-        instance_count=args.instance_count, local=args.local, serving_port=args.serving_port,
+        instance_count=args.instance_count,
+        endpoint_instance_type=args.endpoint_instance_type or ("local" if args.local else "ml.m5.large"),
+        local=args.local, serving_port=args.serving_port,
         container_root=args.container_root,
         customer_ids=tuple(args.customer_ids), product_ids=tuple(args.product_ids),
     )
@@ -152,7 +160,7 @@ def train_deploy_predict(options: Options) -> dict:
     # Local mode starts the endpoint synchronously (create_endpoint returns once /ping
     # answers); waiting would only add the SDK's first 30 s poll.
     predictor = estimator.deploy(
-        initial_instance_count=1, instance_type=options.instance_type,
+        initial_instance_count=1, instance_type=options.endpoint_instance_type,
         serializer=JSONSerializer(), deserializer=JSONDeserializer(), wait=not options.local,
     )
     try:
