@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the local_test scripts: paths, loud failures, Docker checks.
 LOCAL_TEST_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 TEST_DIR="${TEST_DIR:-$LOCAL_TEST_DIR/test_dir}"

@@ -12,7 +12,8 @@ require_image "$IMAGE"
 [[ -f "$TEST_DIR/input/config/hyperparameters.json" ]] \
     || die "$TEST_DIR is not a SageMaker /opt/ml folder: input/config/hyperparameters.json is missing"
 
-rm -rf "$TEST_DIR/model" "$TEST_DIR/output" "$TEST_DIR/checkpoints"
+rm -rf "$TEST_DIR/model" "$TEST_DIR/output" "$TEST_DIR/checkpoints" \
+    || die "cannot empty $TEST_DIR's model/, output/ and checkpoints/ (an earlier run's container wrote them as root?)"
 mkdir -p "$TEST_DIR/model" "$TEST_DIR/output"
 
 docker run --rm -v "$TEST_DIR:/opt/ml" "$IMAGE" train \

@@ -17,6 +17,7 @@ import pytest
 
 from .conftest import copy_test_dir
 from .helpers import LOCAL_TEST, PAYLOADS, free_port, run_script, wait_for_ping
+from .sdk_example import load_example
 
 pytestmark = pytest.mark.container
 UNKNOWN_CUSTOMER = "NO-SUCH-CUSTOMER"
@@ -117,8 +118,6 @@ def test_train_local_runs_again_from_scratch(image, trained, tmp_path):
 
 
 def test_training_log_matches_every_metric_definition(trained):
-    from .sdk_example import load_example
-
     _, result = trained
     for definition in load_example().METRIC_DEFINITIONS:
         values = re.findall(definition["Regex"], result.stdout)
