@@ -18,7 +18,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon
 
-from mfrec import checkpoints
+from mfrec import checkpoints, optimizers
 from mfrec.errors import UserError
 from mfrec.model import Architecture, MFBlock
 from mfrec.progress import Progress
@@ -147,7 +147,7 @@ def make_trainer(block: MFBlock, settings: LoopSettings) -> gluon.Trainer:
     options = {"learning_rate": settings.learning_rate, "wd": 1.0}
     if settings.optimizer in ("sgd", "nag"):
         options["momentum"] = settings.momentum
-    trainer = gluon.Trainer(block.collect_params(), settings.optimizer, options, kvstore=settings.kvstore)
+    trainer = gluon.Trainer(block.collect_params(), optimizers.create(settings.optimizer, **options), kvstore=settings.kvstore)
     # A dist kvstore pickles the optimizer to the servers without its param_dict (where Gluon
     # keeps wd_mult): the multipliers must also sit in the optimizer's own tables.
     trainer._optimizer.wd_mult = {i: p.wd_mult for i, p in enumerate(trainer._params)}
