@@ -79,12 +79,18 @@ class ClusterSpec:
                    interface=config.network_interface_name, port=port)
 
 
+def _nothing() -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class WorkerRole:
-    """What the training loop needs to know about its place in the cluster."""
+    """What the training loop needs to know about its place in the cluster. passed_final_barrier
+    is called once every worker has reached the end (the first host's outputs are written)."""
 
     index: int = 0
     count: int = 1
+    passed_final_barrier: Callable[[], None] = _nothing
 
     @property
     def writes_outputs(self) -> bool:
@@ -349,10 +355,11 @@ class Cluster:
         self._link: CoordinatorLink | None = None
         self._ps = PsProcesses()
         self._failed = threading.Lock()
+        self._past_final_barrier = threading.Event()
 
     @property
     def role(self) -> WorkerRole:
-        return WorkerRole(index=self.spec.index, count=self.spec.count)
+        return WorkerRole(index=self.spec.index, count=self.spec.count, passed_final_barrier=self._past_final_barrier.set)
 
     def __enter__(self) -> "Cluster":
         self._take_over_sigterm()
@@ -420,10 +427,16 @@ class Cluster:
 
     def _await_sigterm(self) -> None:
         signal.sigwait({signal.SIGTERM})
+        if self._past_final_barrier.is_set():
+            # The job is done (SageMaker local mode stops every container once one exits).
+            log.info("SIGTERM after the final barrier: the job is complete")
+            self._ps.kill()
+            logging.shutdown()
+            self._exit(0)
         self._peer_failed(128 + signal.SIGTERM, f"host {self.spec.current_host} was stopped (SIGTERM)")
 
 
-def close_kvstore(trainer) -> None:
+def close_kvstore(trainer, role: WorkerRole) -> None:
     """The final barrier, then the kvstore's shutdown (its destructor stops the servers)."""
     import gc
 
@@ -431,6 +444,7 @@ def close_kvstore(trainer) -> None:
     if kvstore is None or "dist" not in kvstore.type:
         return
     kvstore._barrier()
+    role.passed_final_barrier()
     trainer._kvstore = None
     del kvstore
     gc.collect()
