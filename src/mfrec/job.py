@@ -49,14 +49,14 @@ def run_job(config: TrainingConfig, hp, devices: Devices, stop: StopFlag, role: 
         log.info("stopped on request; the checkpoint in %s resumes this job", config.checkpoint_dir)
         return JobOutcome(interrupted=True, metrics=None)
     if not role.writes_outputs:
-        close_kvstore(trainer)
+        close_kvstore(trainer, role)
         return JobOutcome(interrupted=False, metrics=None)
     metrics = _evaluate(block, data, hp, contexts[0])
     metrics.update({"epochs": result.history, "best_epoch": result.best_epoch,
                     "prep_seconds": round(prep_seconds, 3), "data": data.stats})
     _log_metrics(metrics)
     _write_outputs(config, block, data, hp, metrics)
-    close_kvstore(trainer)
+    close_kvstore(trainer, role)
     return JobOutcome(interrupted=False, metrics=metrics)
 
 
