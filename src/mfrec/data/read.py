@@ -94,12 +94,12 @@ def read_channel(channel_dir, columns: ColumnNames = ColumnNames(),
         tables.append(part.table)
         rows_read += part.rows_read
         malformed += part.malformed_rows
-    table = pa.concat_tables(tables)
-    if table.num_rows == 0:
+    del part  # the tables list must hold the only reference: _to_pandas releases as it goes
+    if sum(t.num_rows for t in tables) == 0:
         raise UserError(
             f"no usable rows in {channel_dir}: {rows_read} rows read, {malformed} malformed"
         )
-    frame = _to_pandas(table)
+    frame = _to_pandas(tables)
     total_bytes = sum(p.stat().st_size for p in files)
     return ReadResult(frame, len(files), rows_read, malformed, total_bytes)
 
@@ -110,16 +110,21 @@ def _suffix(path: Path) -> str | None:
 
 
 def _read_file(path: Path, columns: ColumnNames, rating_range, first_row: int) -> _FileTable:
+    """Read a file batch by batch: each batch is cleaned and its ids and titles dictionary-encoded
+    before the next is parsed, so the file's strings are never all in memory at once."""
     started = time.perf_counter()
+    parts, parsed = [], 0
     try:
-        if _suffix(path) == ".parquet":
-            raw, rows_read = _read_parquet(path, columns), None
-        else:
-            raw, rows_read = _read_text(path, columns)
+        batches, skipped_lines = _batches(path, columns)
+        for batch in batches:
+            raw = pa.Table.from_batches([batch])
+            rows = first_row + parsed + np.arange(raw.num_rows)
+            parts.append(_encode_categoricals(_standardize(raw, columns, rating_range, rows)))
+            parsed += raw.num_rows
     except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, csv.Error) as error:
         raise UserError(f"cannot read data file {path}: {error}") from error
-    rows_read = raw.num_rows + (rows_read or 0)
-    standard = _standardize(raw, columns, rating_range, first_row + np.arange(raw.num_rows))
+    rows_read = parsed + len(skipped_lines)
+    standard = pa.concat_tables(parts) if parts else _standardize(_empty(columns), columns, rating_range, np.arange(0))
     elapsed = time.perf_counter() - started
     megabytes = path.stat().st_size / 1e6
     malformed = rows_read - standard.num_rows
@@ -130,13 +135,16 @@ def _read_file(path: Path, columns: ColumnNames, rating_range, first_row: int) -
     return _FileTable(standard, rows_read, malformed)
 
 
-def _read_parquet(path: Path, columns: ColumnNames) -> pa.Table:
-    found = pq.ParquetFile(path).schema_arrow.names
-    return pq.read_table(path, columns=_present(path, found, columns))
+def _batches(path: Path, columns: ColumnNames):
+    """Record batches of the needed columns, and the list the wrong-field-count lines go to."""
+    if _suffix(path) == ".parquet":
+        parquet = pq.ParquetFile(path)
+        wanted = _present(path, parquet.schema_arrow.names, columns)
+        return parquet.iter_batches(columns=wanted), []
+    return _text_batches(path, columns)
 
 
-def _read_text(path: Path, columns: ColumnNames) -> tuple[pa.Table, int]:
-    """The needed columns as strings, and how many lines had the wrong number of fields."""
+def _text_batches(path: Path, columns: ColumnNames):
     delimiter = "\t" if _suffix(path).startswith(".tsv") else ","
     wanted = _present(path, _header(path, delimiter), columns)
     bad_lines: list[int] = []
@@ -145,7 +153,7 @@ def _read_text(path: Path, columns: ColumnNames) -> tuple[pa.Table, int]:
         bad_lines.append(row.number)  # list.append is atomic: safe from parser threads
         return "skip"
 
-    table = pacsv.read_csv(
+    reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(block_size=_BLOCK_SIZE),
         parse_options=pacsv.ParseOptions(
@@ -160,7 +168,12 @@ def _read_text(path: Path, columns: ColumnNames) -> tuple[pa.Table, int]:
             quoted_strings_can_be_null=False,
         ),
     )
-    return table, len(bad_lines)
+    return reader, bad_lines
+
+
+def _empty(columns: ColumnNames) -> pa.Table:
+    names = [name for name in (*columns.required(), *columns.optional())]
+    return pa.table({name: pa.array([], pa.string()) for name in names})
 
 
 def _header(path: Path, delimiter: str) -> list[str]:
@@ -261,11 +274,29 @@ def _parse_iso(text: pa.ChunkedArray) -> pa.ChunkedArray:
 CATEGORICAL_COLUMNS = ("customer_id", "product_id", "product_title")
 
 
-def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    """Ids and titles become pandas Categoricals: one Python string per distinct value, not per row."""
+def _encode_categoricals(table: pa.Table) -> pa.Table:
     for name in CATEGORICAL_COLUMNS:
         table = table.set_column(table.column_names.index(name), name, table.column(name).dictionary_encode())
-    frame = table.to_pandas(self_destruct=True, split_blocks=True)
+    return table
+
+
+def _to_pandas(tables: list[pa.Table]) -> pd.DataFrame:
+    """Ids and titles become pandas Categoricals: one Python string per distinct value, not per row.
+
+    Consumes `tables`. Columns move one at a time, each released from Arrow before the next is
+    converted, so the data is never held twice in full.
+    """
+    # One dictionary per column: per-chunk dictionaries cost pandas a slow unification.
+    table = pa.concat_tables(tables).unify_dictionaries()
+    tables.clear()
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        table = table.drop([name])
+        columns[name] = (column.combine_chunks() if name in CATEGORICAL_COLUMNS else column).to_pandas()
+        del column
+        pa.default_memory_pool().release_unused()
+    frame = pd.DataFrame(columns, copy=False)
     frame["star_rating"] = frame["star_rating"].astype(np.float32, copy=False)
     frame["review_date"] = frame["review_date"].astype("datetime64[ns]", copy=False)
     return frame
