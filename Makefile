@@ -3,6 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV ?= .venv
+# Resolved when used, so a .venv that `setup` has just made is picked up.
 PYTHON ?= $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,python3)
 IMAGE_CPU ?= mfrec:cpu
 IMAGE_GPU ?= mfrec:gpu
@@ -30,10 +31,13 @@ build_cpu = $(DOCKER_BUILD) -f Dockerfile.cpu -t $(IMAGE_CPU) .
 build_gpu = $(DOCKER_BUILD) -f Dockerfile.gpu -t $(IMAGE_GPU) .
 endif
 
-.PHONY: help venv base-image wheelhouse-cpu wheelhouse-gpu image-cpu image-cpu-offline \
+.PHONY: help setup demo venv base-image wheelhouse-cpu wheelhouse-gpu image-cpu image-cpu-offline \
         image-gpu image-gpu-offline gpu-check test test-container
 
 help:
+	@echo "demo               setup, CPU image, train on generated data, serve, print recommendations"
+	@echo "test               setup, CPU image, the whole test suite (the README's test command)"
+	@echo "setup              Docker, dockerd running, .venv with the package (docker/setup_host.sh)"
 	@echo "venv               .venv with the package and its test dependencies"
 	@echo "image-cpu          build $(IMAGE_CPU) (OFFLINE=1: no registry/PyPI inside the build)"
 	@echo "image-gpu          build $(IMAGE_GPU) (mxnet-cu112 + CUDA 11 wheels; OFFLINE=1 as above)"
@@ -75,9 +79,16 @@ gpu-check:
 	  "import mxnet as mx; n = mx.context.num_gpus(); print('GPUs:', n); \
 	   x = mx.nd.ones((256, 256), ctx=mx.gpu(0)); print('sum on GPU 0:', mx.nd.dot(x, x).sum().asscalar())"
 
-test:
-	if docker info >/dev/null 2>&1; then $(MAKE) image-cpu; fi
+setup:
+	docker/setup_host.sh
+
+demo: setup
+	$(MAKE) image-cpu
+	PYTHON=$(PYTHON) local_test/demo.sh $(IMAGE_CPU)
+
+test: setup
+	$(MAKE) image-cpu
 	MFREC_TEST_IMAGE=$(IMAGE_CPU) $(PYTHON) -m pytest -q
 
 test-container:
-	MFREC_TEST_IMAGE=$(IMAGE_CPU) $(PYTHON) -m pytest -q -m container tests/container
+	MFREC_TEST_IMAGE=$(IMAGE_CPU) $(PYTHON) -m pytest -q -m container tests/container tests/local tests/release
