@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import skip_or_fail
+from support import skip_or_fail
 from .helpers import LOCAL_TEST, free_port
 from .sdk_example import EXAMPLE
 

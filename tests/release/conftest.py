@@ -63,19 +63,6 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
-def docker_engine() -> None:
-    problem = None
-    if shutil.which("docker") is None:
-        problem = "the docker command is not installed"
-    elif subprocess.run(["docker", "info"], capture_output=True, timeout=60).returncode != 0:
-        problem = "the Docker engine does not answer"
-    if problem and os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"release tests cannot run under CI: {problem}")
-    if problem:
-        pytest.skip(f"no Docker: {problem}")
-
-
-@pytest.fixture(scope="session")
 def registry(docker_engine, tmp_path_factory) -> Registry:
     import bcrypt
 
