@@ -24,6 +24,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from mfrec.errors import UserError
+from mfrec.progress import Progress
 
 LOG = logging.getLogger("mfrec.data")
 ACCEPTED_SUFFIXES = (".tsv", ".tsv.gz", ".csv", ".csv.gz", ".parquet")
@@ -114,6 +115,7 @@ def _read_file(path: Path, columns: ColumnNames, rating_range, first_row: int) -
     before the next is parsed, so the file's strings are never all in memory at once."""
     started = time.perf_counter()
     parts, parsed = [], 0
+    progress = Progress(LOG, f"reading {path.name}", unit="rows")
     try:
         batches, skipped_lines = _batches(path, columns)
         for batch in batches:
@@ -121,6 +123,7 @@ def _read_file(path: Path, columns: ColumnNames, rating_range, first_row: int) -
             rows = first_row + parsed + np.arange(raw.num_rows)
             parts.append(_encode_categoricals(_standardize(raw, columns, rating_range, rows)))
             parsed += raw.num_rows
+            progress.advance(raw.num_rows)
     except (pa.ArrowException, OSError, EOFError, UnicodeDecodeError, csv.Error) as error:
         raise UserError(f"cannot read data file {path}: {error}") from error
     rows_read = parsed + len(skipped_lines)
