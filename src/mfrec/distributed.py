@@ -79,7 +79,7 @@ class ClusterSpec:
                    interface=config.network_interface_name, port=port)
 
 
-def _nothing() -> None:
+def _nothing(*_args) -> None:
     pass
 
 
@@ -91,6 +91,8 @@ class WorkerRole:
     index: int = 0
     count: int = 1
     passed_final_barrier: Callable[[], None] = _nothing
+    # agree(key, value) returns once every host sent the same value; a difference fails the job.
+    agree: Callable[[str, str], None] = _nothing
 
     @property
     def writes_outputs(self) -> bool:
@@ -129,7 +131,8 @@ def ps_environment(spec: ClusterSpec, scheduler_address: str, role: str) -> dict
 
 
 # ---------------------------------------------------------------------------------------------
-# The coordinator link: one line per message, "hello HOST", "done", "fail CODE REASON".
+# The coordinator link: one line per message, "hello HOST", "done", "fail CODE REASON",
+# "agree KEY VALUE" (answered by "agreed KEY" once every host sent the same value).
 
 
 def _keepalive(sock: socket.socket) -> None:
@@ -165,6 +168,7 @@ class Coordinator:
         self._lock = threading.Lock()
         self._peers: dict[str, socket.socket] = {}
         self._done: set[str] = set()
+        self._agreements: dict[str, dict[str, str]] = {}
         self._failure: str | None = None
         self._all_done = threading.Event()
         threading.Thread(target=self._accept, name="coordinator-accept", daemon=True).start()
@@ -198,8 +202,24 @@ class Coordinator:
             elif kind == "fail":
                 code, _, reason = rest.partition(" ")
                 self._broadcast(code, f"host {host} failed: {reason}")
+            elif kind == "agree" and host:
+                self._agree(host, *rest.partition(" ")[::2])
         if host is not None and host not in self._done:
             self._broadcast(str(EXIT_PEER_FAILED), f"host {host} stopped before finishing (process died or host unreachable)")
+
+    def _agree(self, host: str, key: str, value: str) -> None:
+        with self._lock:
+            values = self._agreements.setdefault(key, {})
+            values[host] = value
+            if len(values) < self.spec.count:
+                return
+            peers = list(self._peers.values())
+        if len(set(values.values())) == 1:
+            for sock in peers:
+                _send(sock, f"agreed {key}")
+        else:
+            listed = "; ".join(f"{h}: {v}" for h, v in sorted(values.items()))
+            self._broadcast(str(EXIT_PEER_FAILED), f"the hosts disagree on {key} ({listed})")
 
     def _broadcast(self, code: str, reason: str) -> None:
         with self._lock:
@@ -230,6 +250,7 @@ class CoordinatorLink:
         self.spec = spec
         self._on_failure = on_failure
         self._finished = threading.Event()
+        self._agreed: dict[str, threading.Event] = {}
         self._sock = self._connect(address)
         _send(self._sock, f"hello {spec.current_host}")
         threading.Thread(target=self._listen, name="coordinator-link", daemon=True).start()
@@ -251,7 +272,9 @@ class CoordinatorLink:
     def _listen(self) -> None:
         for line in _lines(self._sock):
             kind, _, rest = line.strip().partition(" ")
-            if kind == "fail":
+            if kind == "agreed":
+                self._agreed.setdefault(rest, threading.Event()).set()
+            elif kind == "fail":
                 if self._finished.is_set():
                     return  # this host's own failure, relayed back, or a failure after it finished
                 code, _, reason = rest.partition(" ")
@@ -259,6 +282,12 @@ class CoordinatorLink:
                 return
         if not self._finished.is_set():
             self._on_failure(EXIT_PEER_FAILED, f"lost the link to the first host {self.spec.scheduler_host}")
+
+    def agree(self, key: str, value: str) -> None:
+        """Blocks until every host sent the same value (a difference ends the process)."""
+        event = self._agreed.setdefault(key, threading.Event())
+        _send(self._sock, f"agree {key} {value}")
+        event.wait()
 
     def report_failure(self, code: int, reason: str) -> None:
         self._finished.set()
@@ -359,7 +388,8 @@ class Cluster:
 
     @property
     def role(self) -> WorkerRole:
-        return WorkerRole(index=self.spec.index, count=self.spec.count, passed_final_barrier=self._past_final_barrier.set)
+        return WorkerRole(index=self.spec.index, count=self.spec.count,
+                          passed_final_barrier=self._past_final_barrier.set, agree=self._link.agree)
 
     def __enter__(self) -> "Cluster":
         self._take_over_sigterm()
@@ -440,6 +470,11 @@ def close_kvstore(trainer, role: WorkerRole) -> None:
     """The final barrier, then the kvstore's shutdown (its destructor stops the servers)."""
     import gc
 
+    if not trainer._kv_initialized and "dist" in str(trainer._kvstore_params["kvstore"]):
+        # No step was taken (a resumed job that had already finished): the servers still wait
+        # for the kvstore that stops them.
+        trainer._init_kvstore()
+        trainer._init_params()  # the keys must exist on the servers before their shutdown
     kvstore = getattr(trainer, "_kvstore", None)
     if kvstore is None or "dist" not in kvstore.type:
         return
