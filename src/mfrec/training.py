@@ -186,8 +186,12 @@ def fit(
     stop: StopFlag,
     fingerprint: str = "",
     on_epoch: Callable[[dict], None] | None = None,
+    agree_on_start: Callable[[str], None] | None = None,
 ) -> FitResult:
+    """agree_on_start(where) must return only if every worker starts at the same point."""
     state = _resume(block, trainer, checkpoint_dir, contexts, fingerprint)
+    if agree_on_start:
+        agree_on_start(f"epoch={state.epoch},batch={state.next_batch},fingerprint={fingerprint[:12]}")
     # Every worker resumes from its checkpoint dir; only worker 0 writes one.
     write_dir = checkpoint_dir if settings.writes_checkpoints else None
     loss_fn = gluon.loss.L2Loss()
