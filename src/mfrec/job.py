@@ -44,7 +44,7 @@ def run_job(config: TrainingConfig, hp, devices: Devices, stop: StopFlag, role: 
     block = build_block(architecture, settings, contexts, global_mean=float(data.train.ratings.mean()))
     trainer = make_trainer(block, settings)
     result = fit(block, trainer, data.train, data.validation, settings, contexts, config.checkpoint_dir,
-                 stop, fingerprint=_fingerprint(hp, data))
+                 stop, fingerprint=_fingerprint(hp, data), agree_on_start=lambda where: role.agree("start", where))
     if result.interrupted:
         log.info("stopped on request; the checkpoint in %s resumes this job", config.checkpoint_dir)
         return JobOutcome(interrupted=True, metrics=None)
