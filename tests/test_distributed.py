@@ -250,3 +250,25 @@ def test_a_killed_host_fails_the_others_instead_of_hanging(tmp_path):
         wait_all(processes, timeout=60)
     assert code == 2, logs(dirs)
     assert "host 127.0.0.2 stopped before finishing" in (dirs["127.0.0.1"] / "output" / "failure").read_text()
+
+
+def test_hosts_agree_on_a_value_or_fail_naming_each_hosts_value():
+    coordinator, links, failures, arrived = _cluster_links(free_port_pair(), hosts=("h1", "h2"))
+    try:
+        agreed = [threading.Thread(target=links[h].agree, args=("start", "epoch=3")) for h in ("h1", "h2")]
+        for thread in agreed:
+            thread.start()
+        for thread in agreed:
+            thread.join(10)
+        assert not any(thread.is_alive() for thread in agreed) and failures == {}
+        threading.Thread(target=links["h1"].agree, args=("resume", "epoch=3"), daemon=True).start()
+        threading.Thread(target=links["h2"].agree, args=("resume", "epoch=0"), daemon=True).start()
+        deadline = time.monotonic() + 10
+        while len(failures) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        reason = "the hosts disagree on resume (h1: epoch=3; h2: epoch=0)"
+        assert failures == {"h1": (2, reason), "h2": (2, reason)}
+    finally:
+        for link in links.values():
+            link.close()
+        coordinator.close()
