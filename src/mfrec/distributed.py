@@ -420,14 +420,20 @@ class Cluster:
         log.info("host %s finished", self.spec.current_host)
 
     def _report_own_failure(self, exc: BaseException) -> None:
-        from mfrec.train import exit_code_for, failure_reason
+        """Tell every host, write the failure file, and end the process here: a live dist kvstore's
+        destructor would wait at a barrier for workers that are gone."""
+        from mfrec.train import exit_code_for, failure_reason, report_failure
 
         self._failed.acquire(blocking=False)
+        code = exit_code_for(exc)
         if self._link is not None:
-            self._link.report_failure(exit_code_for(exc), failure_reason(exc))
+            self._link.report_failure(code, failure_reason(exc))
         self._ps.kill()
+        report_failure(exc, self.failure_file)
         if self._coordinator is not None:
             time.sleep(1.0)  # let the relay reach the other hosts before this process ends
+        logging.shutdown()
+        self._exit(code)
 
     def _peer_failed(self, code: int, reason: str) -> None:
         """Another host (or this host's server/scheduler) failed: stop now, whatever the worker does."""
