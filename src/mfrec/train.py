@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _train(paths)
     except Exception as error:  # noqa: BLE001 - the one boundary that reports every failure
-        _report(error, paths.failure_file)
+        report_failure(error, paths.failure_file)
         return exit_code_for(error)
 
 
@@ -47,11 +47,11 @@ def failure_reason(error: BaseException) -> str:
     return f"InternalError: {type(error).__name__}: {error}"
 
 
-def _report(error: Exception, failure_file: Path) -> None:
+def report_failure(error: BaseException, failure_file: Path) -> None:
     if isinstance(error, UserError):
         log.error("training failed: %s", error)
     else:
-        log.error("internal error:\n%s", traceback.format_exc())
+        log.error("internal error:\n%s", "".join(traceback.format_exception(error)))
     _write_failure(failure_file, failure_reason(error))
 
 
