@@ -56,7 +56,7 @@ class MFBlock(gluon.HybridBlock):
     def hybrid_forward(self, F, users, items, global_bias=None):
         user_vectors = self.dropout(self.dense(self.user_embeddings(users)))
         item_vectors = self.dropout(self.dense(self.item_embeddings(items)))
-        predictions = F.sum(user_vectors * item_vectors, axis=1)
+        predictions = _row_sums(F, user_vectors * item_vectors)
         if global_bias is None:
             return predictions
         biases = F.reshape(self.user_bias(users) + self.item_bias(items), shape=(-1,))
@@ -83,3 +83,9 @@ class MFBlock(gluon.HybridBlock):
         if embedding is None:
             return np.zeros(count, dtype=np.float32)
         return embedding.weight.data(mx.cpu()).asnumpy().reshape(-1).astype(np.float32)
+
+
+def _row_sums(F, x):
+    """x.sum(axis=1) as a product with a ones vector: MXNet's axis reduction is 4x slower here."""
+    ones = F.reshape(F.ones_like(F.slice_axis(x, axis=0, begin=0, end=1)), shape=(-1,))
+    return F.dot(x, ones)
