@@ -41,7 +41,7 @@ class History:
 
     @classmethod
     def from_pairs(cls, users: np.ndarray, items: np.ndarray, num_users: int) -> "History":
-        order = np.lexsort((items, users))
+        order = np.argsort(users.astype(np.int64) * (int(items.max(initial=0)) + 1) + items, kind="stable")
         counts = np.bincount(users, minlength=num_users)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return cls(indptr=indptr, indices=items[order].astype(np.int32))

@@ -21,6 +21,7 @@ class IdMap:
         if not self._index.is_unique:
             raise ValueError("IdMap ids must be unique")
         self._positions: dict[str, int] | None = None
+        self._category_lookup: tuple[pd.Index, np.ndarray] | None = None
 
     @classmethod
     def from_values(cls, values: Iterable[str]) -> "IdMap":
@@ -51,9 +52,14 @@ class IdMap:
         return self._index.get_indexer(keys).astype(np.int64)
 
     def _categorical_to_index(self, raw: pd.Series) -> np.ndarray:
-        """Look up each category once, then index by the codes (-1 codes are missing values)."""
-        lookup = np.append(self._index.get_indexer(raw.cat.categories.astype(str)), UNKNOWN).astype(np.int64)
-        return lookup[raw.cat.codes.to_numpy()]
+        """Look up each category once, then index by the codes (-1 codes are missing values).
+
+        Frames split from one frame share its categories: the lookup is kept for the next call."""
+        categories = raw.cat.categories
+        if self._category_lookup is None or self._category_lookup[0] is not categories:
+            lookup = np.append(self._index.get_indexer(categories.astype(str)), UNKNOWN).astype(np.int64)
+            self._category_lookup = (categories, lookup)
+        return self._category_lookup[1][raw.cat.codes.to_numpy()]
 
     def positions(self) -> dict[str, int]:
         """raw id -> index as a dict, built once: a request's few ids are faster looked up here."""

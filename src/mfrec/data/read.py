@@ -246,7 +246,13 @@ def _as_rating(column: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
         values = pc.cast(column, pa.float32())
         return pc.if_else(pc.is_finite(values), values, None)
-    text = pc.utf8_trim_whitespace(pc.cast(column, pa.string()))
+    text = pc.cast(column, pa.string())
+    try:  # the common case, every value a number: no per-value regex
+        values = pc.cast(text, pa.float32())
+        return pc.if_else(pc.is_finite(values), values, None)
+    except pa.ArrowInvalid:
+        pass
+    text = pc.utf8_trim_whitespace(text)
     numeric = pc.match_substring_regex(text, _NUMBER)
     return pc.cast(pc.if_else(numeric, text, None), pa.float32())
 
@@ -259,7 +265,12 @@ def _as_timestamp(column: pa.ChunkedArray) -> pa.ChunkedArray:
         return pc.cast(column, target)
     if pa.types.is_integer(column.type):
         return pc.cast(pc.cast(column, pa.int64()).cast(pa.timestamp("s")), target)
-    text = pc.utf8_trim_whitespace(pc.cast(column, pa.string()))
+    text = pc.cast(column, pa.string())
+    try:  # the common case, every value an ISO date: no per-value regex
+        return pc.cast(pc.cast(text, pa.timestamp("s")), target)
+    except pa.ArrowInvalid:
+        pass
+    text = pc.utf8_trim_whitespace(text)
     is_seconds = pc.match_substring_regex(text, r"^\d+$")
     seconds = pc.cast(pc.cast(pc.if_else(is_seconds, text, None), pa.int64()), pa.timestamp("s"))
     dates = _parse_iso(pc.if_else(is_seconds, None, text))
