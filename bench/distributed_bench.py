@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,23 +25,9 @@ import time
 from pathlib import Path
 
 from mfrec.data.generate import write_reviews
+from mfrec.distributed import free_port_pair
 
 RATE = re.compile(r" epoch=(\d+) .*ratings_per_s=(\d+)")
-
-
-def free_port_pair() -> int:
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("0.0.0.0", 0))
-            port = probe.getsockname()[1]
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("0.0.0.0", port))
-                b.bind(("0.0.0.0", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
 
 
 def make_host(root: Path, data: Path, hp: dict, host: str, hosts: list[str]) -> Path:

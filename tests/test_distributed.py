@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mfrec.distributed import ClusterSpec, Coordinator, CoordinatorLink, resolve_address
+from mfrec.distributed import ClusterSpec, Coordinator, CoordinatorLink, free_port_pair, resolve_address
 from mfrec.errors import UserError
 from mfrec.hyperparameters import parse_hyperparameters
 from mfrec.devices import Devices
@@ -33,22 +33,6 @@ ROWS = 60000
 # Measured: 0.9659 (two workers) vs 0.9693 (one process) at 10 epochs; shards and dense
 # gradients change the path, not where it goes.
 MSE_TOLERANCE = 0.02
-
-
-def free_port_pair() -> int:
-    """A port p with p and p + 1 free (scheduler and coordinator)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("0.0.0.0", 0))
-            port = probe.getsockname()[1]
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("0.0.0.0", port))
-                b.bind(("0.0.0.0", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
 
 
 def make_host_dirs(root: Path, hp: dict, rows: int = ROWS, hosts=HOSTS) -> dict[str, Path]:

@@ -102,6 +102,22 @@ class WorkerRole:
 SINGLE_WORKER = WorkerRole()
 
 
+def free_port_pair() -> int:
+    """A port p with p and p + 1 free: for MFREC_PS_PORT (scheduler, and the coordinator above it)."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("0.0.0.0", 0))
+            port = probe.getsockname()[1]
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("0.0.0.0", port))
+                b.bind(("0.0.0.0", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair")
+
+
 def is_distributed_kvstore(kvstore: str | None) -> bool:
     return kvstore in DIST_KVSTORES
 
