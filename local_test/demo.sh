@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The main job end to end on generated data: train in the image as SageMaker does, serve the
 # model, ask it for recommendations for one customer and for ratings as the notebook did.
-# Usage: demo.sh [IMAGE] (default mfrec:cpu). DEMO_ROWS (default 300000), PORT (default 8080).
+# Usage: demo.sh [IMAGE] (default mfrec:cpu). DEMO_ROWS (default 300000), PORT (default 8080),
+# DEMO_DIR (the /opt/ml folder, default .work/demo), PYTHON (with the package installed).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 IMAGE="${1:-mfrec:cpu}"
 ROWS="${DEMO_ROWS:-300000}"
 PYTHON="${PYTHON:-python3}"
-WORK="$LOCAL_TEST_DIR/../.work/demo"
+WORK="${DEMO_DIR:-$LOCAL_TEST_DIR/../.work/demo}"
 require_image "$IMAGE"
 
 rm -rf "$WORK" || die "cannot empty $WORK"
