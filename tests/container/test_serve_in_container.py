@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -48,7 +49,13 @@ def test_serve_workers_run_as_model_server(server):
     # Owners of the python processes running `serve`: gunicorn's master (root) and its workers.
     script = ('for p in /proc/[0-9]*; do [ $p = /proc/$$ ] && continue; '
               'case "$(tr \'\\0\' \' \' <$p/cmdline)" in *python*" /opt/venv/bin/serve"*) stat -c %U $p;; esac; done')
-    owners = docker("exec", name, "sh", "-c", script).stdout.split()
+    # /ping answers once the first worker is up; the second may still be forking.
+    deadline = time.monotonic() + START_WITHIN_S
+    while True:
+        owners = docker("exec", name, "sh", "-c", script).stdout.split()
+        if owners.count("model-server") == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert owners.count("root") == 1 and owners.count("model-server") == 2, owners
 
 
