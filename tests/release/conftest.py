@@ -118,7 +118,7 @@ def script_env(registry, moto_endpoint, tmp_path_factory) -> dict[str, str]:
         DOCKER_CONFIG=str(tmp_path_factory.mktemp("docker-config")),
         PATH=f"{aws_bin}{os.pathsep}{env.get('PATH', '')}",
         PYTHON=sys.executable,
-        # This project's machines reach no base image registry from a build: see docs/images.md.
+        # This project's machines reach no base image registry from a build: see README.md, "Offline build".
         OFFLINE=os.environ.get("OFFLINE", "1"),
         AWS_ENDPOINT_URL=moto_endpoint,
         AWS_ACCESS_KEY_ID="testing",
