@@ -101,6 +101,14 @@ def test_similar_uses_cosine_of_item_vectors_and_excludes_the_product():
     np.testing.assert_allclose(ranking.scores, [10 / np.sqrt(101), 1 / np.sqrt(2), 0, -1], rtol=1e-6)
 
 
+def test_similar_to_an_all_zero_vector_is_empty_not_arbitrary():
+    tables = hand_tables(item_vectors=np.array([[0, 0], [10, 1], [0, 1], [-1, 0], [1, 1]], dtype=np.float32))
+    (ranking,) = Predictor(tables).similar(["p0"], 3)
+    assert ranking.known and ranking.product_ids == [] and ranking.fallback == "no_vector"
+    (other,) = Predictor(tables).similar(["p2"], 2)
+    assert other.product_ids == ["p4", "p1"]
+
+
 def test_similar_unknown_product_is_empty_and_flagged():
     (ranking,) = Predictor(hand_tables()).similar(["nope"], 3)
     assert not ranking.known and ranking.product_ids == []

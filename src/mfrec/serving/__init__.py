@@ -31,7 +31,8 @@ JSON body), text/csv (ratings only: one rating per line). Anything else: 406.
 Unknown ids never map to another id. Ratings fall back to: unknown customer -> the product's mean
 training rating; unknown product -> global mean + the customer's bias; both -> the global mean.
 Recommendations for an unknown customer are the most reviewed products ("fallback": "popular");
-similar products of an unknown product are an empty list. All flagged "unknown": true.
+similar products of an unknown product, or of one whose vector is all zeros (a relu layer can
+leave a product so), are an empty list ("fallback": "no_vector" for the latter). All flagged "unknown": true.
 "strict": true in a request (or MFREC_STRICT_UNKNOWN=true on the server, which a request can
 override with "strict": false) turns unknown ids into a 422 error listing them.
 Ratings are clipped to the training rating range unless MFREC_CLIP_PREDICTIONS=false.

@@ -24,6 +24,7 @@ from mfrec.errors import ModelFormatError
 MODEL, PRODUCT_MEAN, CUSTOMER_BIAS, GLOBAL_MEAN = 0, 1, 2, 3
 FALLBACK_NAMES = (None, "product_mean", "customer_bias", "global_mean")
 POPULAR = "popular"
+NO_VECTOR = "no_vector"
 ROWS_PER_CHUNK = 256
 
 
@@ -128,6 +129,7 @@ class Ranking:
 class _Precomputed:
     item_offset: np.ndarray
     unit_items: np.ndarray
+    has_vector: np.ndarray
     popular_order: np.ndarray
 
 
@@ -203,6 +205,9 @@ class Predictor:
             if item < 0:
                 rankings.append(Ranking(raw, False, [], [], np.empty(0)))
                 continue
+            if not self._pre.has_vector[item]:  # an all-zero vector is similar to nothing
+                rankings.append(Ranking(raw, True, [], [], np.empty(0), fallback=NO_VECTOR))
+                continue
             similarity = self._pre.unit_items @ self._pre.unit_items[item]
             similarity[item] = -np.inf
             (top, top_scores), = _top_k_per_row(similarity[None, :], k)
@@ -246,7 +251,8 @@ def _precompute(t: ModelTables) -> _Precomputed:
     unit_items = np.divide(t.item_vectors, norms, out=np.zeros_like(t.item_vectors), where=norms > 0)
     popular_order = np.lexsort((-t.product_mean, -t.product_count))
     item_offset = (t.item_bias + t.global_bias).astype(t.item_vectors.dtype)
-    return _Precomputed(item_offset=item_offset, unit_items=unit_items, popular_order=popular_order)
+    return _Precomputed(item_offset=item_offset, unit_items=unit_items, has_vector=norms[:, 0] > 0,
+                        popular_order=popular_order)
 
 
 def _top_k_per_row(scores: np.ndarray, k: int):
