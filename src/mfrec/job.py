@@ -7,7 +7,6 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +18,7 @@ from mfrec.distributed import SINGLE_WORKER, WorkerRole, close_kvstore
 from mfrec.errors import UserError
 from mfrec.hyperparameters import to_dict
 from mfrec.model import Architecture, MFBlock
-from mfrec.training import LoopSettings, RatingArrays, StopFlag, build_block, fit, make_trainer, predict
+from mfrec.training import LoopSettings, StopFlag, build_block, fit, make_trainer, predict
 
 log = logging.getLogger("mfrec.job")
 
