@@ -62,6 +62,14 @@ class MFBlock(gluon.HybridBlock):
         biases = F.reshape(self.user_bias(users) + self.item_bias(items), shape=(-1,))
         return F.broadcast_add(predictions + biases, global_bias)
 
+    def row_tables(self) -> list[tuple[gluon.Parameter, str]]:
+        """The embedding weights with the ids that index them ("users" or "items"), in
+        GatheredMFBlock's input order."""
+        tables = [(self.user_embeddings.weight, "users"), (self.item_embeddings.weight, "items")]
+        if self.architecture.use_bias:
+            tables += [(self.user_bias.weight, "users"), (self.item_bias.weight, "items")]
+        return tables
+
     def factors(self, chunk: int = 65536) -> Factors:
         """Compute every user's and item's final vectors (dropout off) as numpy arrays."""
         a = self.architecture
@@ -83,6 +91,31 @@ class MFBlock(gluon.HybridBlock):
         if embedding is None:
             return np.zeros(count, dtype=np.float32)
         return embedding.weight.data(mx.cpu()).asnumpy().reshape(-1).astype(np.float32)
+
+
+class GatheredMFBlock(gluon.HybridBlock):
+    """MFBlock's training forward on rows gathered from its embedding tables: each distinct user
+    and item of a batch once, plus every rating's position among them. It shares MFBlock's Dense,
+    Dropout and global bias; the gathered rows are inputs, so their gradients come back dense and
+    batch-sized and the tables are updated row by row (optimizers.update_rows)."""
+
+    def __init__(self, block: MFBlock):
+        super().__init__(prefix=block.prefix, params=block.params)
+        self.dense = block.dense
+        self.dropout = block.dropout
+        if block.architecture.use_bias:
+            self.global_bias = self.params.get("global_bias")
+
+    def hybrid_forward(self, F, user_rows, user_positions, item_rows, item_positions, *bias_rows, global_bias=None):
+        # The Dense layer works row by row, so it runs once per distinct user or item.
+        user_vectors = self.dropout(F.take(self.dense(user_rows), user_positions))
+        item_vectors = self.dropout(F.take(self.dense(item_rows), item_positions))
+        predictions = _row_sums(F, user_vectors * item_vectors)
+        if global_bias is None:
+            return predictions
+        user_bias_rows, item_bias_rows = bias_rows
+        biases = F.reshape(F.take(user_bias_rows, user_positions) + F.take(item_bias_rows, item_positions), shape=(-1,))
+        return F.broadcast_add(predictions + biases, global_bias)
 
 
 def _row_sums(F, x):
