@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from mxnet import autograd
 
-from mfrec.model import Architecture, MFBlock
+from mfrec.model import Architecture, GatheredMFBlock, MFBlock
 
 NUM_USERS, NUM_ITEMS, K = 5, 7, 4
 
@@ -111,6 +111,45 @@ def test_dense_gradients_without_sparse_grad():
     assert grad.stype == "default"
     touched = np.flatnonzero(np.abs(grad.asnumpy()).sum(axis=1))
     assert list(touched) == [1]
+
+
+def gathered_inputs(block: MFBlock, users: np.ndarray, items: np.ndarray) -> list[mx.nd.NDArray]:
+    inputs = []
+    for ids, embeddings in ((users, block.user_embeddings), (items, block.item_embeddings)):
+        rows, positions = np.unique(ids, return_inverse=True)
+        inputs += [mx.nd.take(embeddings.weight.data(), mx.nd.array(rows)), mx.nd.array(positions)]
+    if block.architecture.use_bias:
+        inputs += [mx.nd.take(block.user_bias.weight.data(), mx.nd.array(np.unique(users))),
+                   mx.nd.take(block.item_bias.weight.data(), mx.nd.array(np.unique(items)))]
+    return inputs
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("hybridize", [False, True])
+def test_gathered_block_on_distinct_rows_predicts_what_mfblock_predicts(use_bias, hybridize):
+    block = make_block(use_bias=use_bias)
+    users, items = np.array([4, 1, 4, 0, 1, 1]), np.array([6, 6, 2, 0, 3, 6])
+    head = GatheredMFBlock(block)
+    if hybridize:
+        head.hybridize()
+    gathered = head(*gathered_inputs(block, users, items)).asnumpy()
+    np.testing.assert_allclose(gathered, block(mx.nd.array(users), mx.nd.array(items)).asnumpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_gathered_block_shares_mfblocks_parameters_and_adds_none():
+    block = make_block(use_bias=True)
+    head = GatheredMFBlock(block)
+    shared = {p.name for p in block.collect_params().values()}
+    assert {p.name for p in head.collect_params().values()} == shared - {
+        p.name for p, _ in block.row_tables()
+    }
+
+
+def test_row_tables_pair_each_embedding_with_the_ids_that_index_it():
+    block = make_block(use_bias=True)
+    assert [(p.shape[0], side) for p, side in block.row_tables()] == [
+        (NUM_USERS, "users"), (NUM_ITEMS, "items"), (NUM_USERS, "users"), (NUM_ITEMS, "items")]
+    assert len(make_block(use_bias=False).row_tables()) == 2
 
 
 def structural_shapes(block: MFBlock) -> dict[str, tuple]:

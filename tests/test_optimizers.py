@@ -1,4 +1,4 @@
-"""Row-sparse optimizers: the same numbers as MXNet's lazy kernels, touching only the batch's rows."""
+"""Row-wise optimizer updates: the same numbers as MXNet's lazy kernels, touching only the batch's rows."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ def sparse_grad(seed: int, shape=(10, 3)):
     return mx.nd.sparse.row_sparse_array((mx.nd.array(data), mx.nd.array(ROWS, dtype="int64")), shape=shape)
 
 
-def run(optimizer, steps: int = 3) -> np.ndarray:
-    weight = mx.nd.array(np.random.default_rng(0).normal(size=(10, 3)))
+def run(optimizer, steps: int = 3, initial: np.ndarray | None = None) -> np.ndarray:
+    if initial is None:
+        initial = np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32)
+    weight = mx.nd.array(initial)
     updater = mxopt.get_updater(optimizer)
     for step in range(steps):
         updater(0, sparse_grad(step), weight)
@@ -35,6 +37,49 @@ def run(optimizer, steps: int = 3) -> np.ndarray:
 ])
 def test_matches_mxnet_lazy_update(ours, reference):
     np.testing.assert_allclose(run(ours()), run(reference()), rtol=1e-5, atol=1e-6)
+
+
+OPTIONS = {"adam": {}, "sgd": {"momentum": 0.9}, "nag": {"momentum": 0.9}, "rmsprop": {}, "ftrl": {}}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_every_offered_optimizer_updates_the_touched_rows_as_a_dense_update_of_those_rows_alone(name):
+    """Lazy semantics: the result equals the plain optimizer run on a table made of the touched
+    rows only, and the other rows never move."""
+    initial = np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32)
+    ours = run(optimizers.create(name, learning_rate=0.1, wd=0.03, **OPTIONS[name]))
+    reference = mx.nd.array(initial[ROWS])
+    updater = mxopt.get_updater(mxopt.create(name, learning_rate=0.1, wd=0.03, **OPTIONS[name]))
+    for step in range(3):
+        updater(0, sparse_grad(step).data, reference)
+    np.testing.assert_allclose(ours[ROWS], reference.asnumpy(), rtol=1e-5, atol=1e-6)
+    untouched = np.setdiff1d(np.arange(10), ROWS)
+    np.testing.assert_array_equal(ours[untouched], initial[untouched])
+
+
+def test_sgds_aggregated_update_lists_leave_untouched_rows_alone():
+    optimizer = optimizers.create("sgd", learning_rate=0.1, momentum=0.9, wd=0.5)
+    weights = [mx.nd.ones((10, 3)), mx.nd.ones((10, 3))]
+    states = [optimizer.create_state(i, w) for i, w in enumerate(weights)]
+    optimizer.update_multi_precision([0, 1], weights, [sparse_grad(0), sparse_grad(1)], states)
+    untouched = np.setdiff1d(np.arange(10), ROWS)
+    for weight in weights:
+        np.testing.assert_array_equal(weight.asnumpy()[untouched], 1.0)
+        assert not np.allclose(weight.asnumpy()[ROWS], 1.0)
+
+
+def test_trainer_rows_use_and_keep_the_trainers_own_state():
+    weight = mx.gluon.Parameter("table", shape=(10, 3), grad_req="null")
+    weight.initialize(mx.init.One(), ctx=mx.cpu())
+    trainer = mx.gluon.Trainer([weight], optimizers.create("adam", learning_rate=0.1))
+    rows = mx.nd.array(ROWS, dtype="int64")
+    for step in range(2):
+        weight_rows = mx.nd.take(weight.data(), rows)
+        optimizers.update_trainer_rows(trainer, 0, weight.data(), rows, weight_rows, sparse_grad(step).data)
+    mean, var = trainer._updaters[0].states[0]
+    assert np.abs(mean.asnumpy()[ROWS]).sum() > 0 and not mean.asnumpy()[[0, 2]].any()
+    reference = run(mxopt.Adam(learning_rate=0.1, lazy_update=True), steps=2, initial=np.ones((10, 3), np.float32))
+    np.testing.assert_allclose(weight.data().asnumpy(), reference, rtol=1e-5)
 
 
 def test_rows_outside_the_gradient_are_untouched():
