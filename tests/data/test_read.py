@@ -1,5 +1,7 @@
 import gzip
+import itertools
 import logging
+import time
 
 import numpy as np
 import pandas as pd
@@ -8,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mfrec.data.generate import generate_reviews, write_reviews
-from mfrec.data.read import ColumnNames, list_channel_files, read_channel
+from mfrec.data.read import ColumnNames, _prefetched, list_channel_files, read_channel
 from mfrec.errors import UserError
 
 STANDARD = ["customer_id", "product_id", "star_rating", "product_title", "review_date", "row"]
@@ -186,3 +188,45 @@ def test_progress_is_logged_per_file(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="mfrec.data"):
         read_channel(tmp_path)
     assert any("r.tsv: 100 rows (0 malformed)" in m and "MB/s" in m for m in caplog.messages)
+
+
+def test_a_large_gzip_file_reads_the_same_rows_as_its_plain_text(tmp_path):
+    """Several Arrow blocks, read ahead on a helper thread and inflated by ISA-L."""
+    for name in ("plain/reviews.tsv", "gz/reviews.tsv.gz"):
+        (tmp_path / name).parent.mkdir()
+        write_reviews(tmp_path / name, 60_000, seed=4)
+    plain = read_channel(tmp_path / "plain", ColumnNames(), (1, 5)).frame
+    packed = read_channel(tmp_path / "gz", ColumnNames(), (1, 5)).frame
+    pd.testing.assert_frame_equal(plain, packed)
+
+
+def test_read_ahead_hands_over_every_item_in_order():
+    assert list(_prefetched(iter(range(100)), depth=3)) == list(range(100))
+
+
+def test_read_ahead_raises_the_readers_error_in_the_consumer():
+    def failing():
+        yield 1
+        raise OSError("disk went away")
+
+    batches = _prefetched(failing())
+    assert next(batches) == 1
+    with pytest.raises(OSError, match="disk went away"):
+        next(batches)
+
+
+def test_read_ahead_stops_its_thread_when_the_consumer_stops_early():
+    pulled = []
+
+    def endless():
+        for n in itertools.count():
+            pulled.append(n)
+            yield n
+
+    batches = _prefetched(endless(), depth=2)
+    assert next(batches) == 0
+    batches.close()
+    time.sleep(0.5)
+    settled = len(pulled)
+    time.sleep(0.3)
+    assert len(pulled) == settled <= 5

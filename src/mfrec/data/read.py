@@ -12,6 +12,8 @@ import csv
 import gzip
 import io
 import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from isal import igzip_threaded
 
 from mfrec.errors import UserError
 from mfrec.progress import Progress
@@ -143,8 +146,48 @@ def _batches(path: Path, columns: ColumnNames):
     if _suffix(path) == ".parquet":
         parquet = pq.ParquetFile(path)
         wanted = _present(path, parquet.schema_arrow.names, columns)
-        return parquet.iter_batches(columns=wanted), []
-    return _text_batches(path, columns)
+        return _prefetched(parquet.iter_batches(columns=wanted)), []
+    batches, bad_lines = _text_batches(path, columns)
+    return _prefetched(batches), bad_lines
+
+
+_END = object()
+
+
+def _prefetched(batches, depth: int = 4):
+    """`batches`, pulled on a helper thread up to `depth` ahead: Arrow's readers decode a batch
+    only when asked, so without this the decoding and the cleaning of each batch never overlap."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def pull() -> None:
+        try:
+            for batch in batches:
+                if not _put(ready, batch, stop):
+                    return
+            _put(ready, _END, stop)
+        except BaseException as error:  # noqa: BLE001 - handed to the consuming thread
+            _put(ready, error, stop)
+
+    threading.Thread(target=pull, name="read-ahead", daemon=True).start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def _put(ready: queue.Queue, item, stop: threading.Event) -> bool:
+    """Put `item` unless the consumer has stopped; False if it has."""
+    while not stop.is_set():
+        try:
+            ready.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def _text_batches(path: Path, columns: ColumnNames):
@@ -156,8 +199,7 @@ def _text_batches(path: Path, columns: ColumnNames):
         bad_lines.append(row.number)  # list.append is atomic: safe from parser threads
         return "skip"
 
-    reader = pacsv.open_csv(
-        path,
+    options = dict(
         read_options=pacsv.ReadOptions(block_size=_BLOCK_SIZE),
         parse_options=pacsv.ParseOptions(
             delimiter=delimiter,
@@ -171,7 +213,20 @@ def _text_batches(path: Path, columns: ColumnNames):
             quoted_strings_can_be_null=False,
         ),
     )
-    return reader, bad_lines
+
+    def batches():
+        with _open_text(path) as source:
+            yield from pacsv.open_csv(source, **options)
+
+    return batches(), bad_lines
+
+
+def _open_text(path: Path) -> pa.NativeFile:
+    """The file's text. gzip is inflated with ISA-L on its own thread: 2.3x zlib's speed here,
+    and zlib was the bottleneck of reading a .gz file."""
+    if path.name.lower().endswith(".gz"):
+        return pa.PythonFile(igzip_threaded.open(path, "rb", threads=1), mode="r")
+    return pa.OSFile(str(path))
 
 
 def _empty(columns: ColumnNames) -> pa.Table:
@@ -294,6 +349,13 @@ def _encode_categoricals(table: pa.Table) -> pa.Table:
     return table
 
 
+def _categorical(column: pa.DictionaryArray) -> pd.Categorical:
+    """What Arrow's to_pandas makes of a dictionary column, built directly: 0.45 s instead of
+    0.9-1.6 s for the 1.5 M distinct customers of 4 M reviews."""
+    categories = pd.Index(column.dictionary.to_numpy(zero_copy_only=False), dtype=object, copy=False)
+    return pd.Categorical.from_codes(column.indices.to_numpy(zero_copy_only=False), categories=categories, validate=False)
+
+
 def _to_pandas(tables: list[pa.Table]) -> pd.DataFrame:
     """Ids and titles become pandas Categoricals: one Python string per distinct value, not per row.
 
@@ -307,7 +369,7 @@ def _to_pandas(tables: list[pa.Table]) -> pd.DataFrame:
     for name in table.column_names:
         column = table.column(name)
         table = table.drop([name])
-        columns[name] = (column.combine_chunks() if name in CATEGORICAL_COLUMNS else column).to_pandas()
+        columns[name] = _categorical(column.combine_chunks()) if name in CATEGORICAL_COLUMNS else column.to_pandas()
         del column
         pa.default_memory_pool().release_unused()
     frame = pd.DataFrame(columns, copy=False)
