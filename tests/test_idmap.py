@@ -127,3 +127,12 @@ def test_categorical_columns_map_like_plain_strings():
 def test_unused_categories_do_not_become_ids():
     values = pd.Series(["a", "b", "c"], dtype="category")
     assert list(IdMap.from_values(values[values != "b"]).raw_ids) == ["a", "c"]
+
+
+def test_frames_sharing_categories_map_each_id_whichever_frame_uses_it_first():
+    everything = pd.Series(["a", "b", "c", "d", "e"], dtype="category")
+    train, test, again = everything[[0, 1]], everything[[2, 3, 0]], everything[[4, 1, 3]]
+    id_map = IdMap(["a", "b", "d"])
+    np.testing.assert_array_equal(id_map.to_index(train), [0, 1])
+    np.testing.assert_array_equal(id_map.to_index(test), [-1, 2, 0])
+    np.testing.assert_array_equal(id_map.to_index(again), [-1, 1, 2])

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 UNKNOWN = -1
+NOT_LOOKED_UP = -2
 SMALL_LOOKUP = 2000
 
 
@@ -52,14 +53,22 @@ class IdMap:
         return self._index.get_indexer(keys).astype(np.int64)
 
     def _categorical_to_index(self, raw: pd.Series) -> np.ndarray:
-        """Look up each category once, then index by the codes (-1 codes are missing values).
+        """Look up each used category once, then index by the codes (-1 codes are missing values).
 
-        Frames split from one frame share its categories: the lookup is kept for the next call."""
+        Frames split from one frame share its categories, most of them unused after filtering:
+        the lookup is kept for the next call and filled only where a frame uses a category."""
         categories = raw.cat.categories
         if self._category_lookup is None or self._category_lookup[0] is not categories:
-            lookup = np.append(self._index.get_indexer(categories.astype(str)), UNKNOWN).astype(np.int64)
+            lookup = np.full(len(categories) + 1, NOT_LOOKED_UP, dtype=np.int64)
+            lookup[-1] = UNKNOWN
             self._category_lookup = (categories, lookup)
-        return self._category_lookup[1][raw.cat.codes.to_numpy()]
+        lookup = self._category_lookup[1]
+        codes = raw.cat.codes.to_numpy()
+        used = np.bincount(codes[codes >= 0], minlength=len(categories)) > 0
+        pending = np.flatnonzero(used & (lookup[:-1] == NOT_LOOKED_UP))
+        if pending.size:
+            lookup[pending] = self._index.get_indexer(categories[pending].astype(str))
+        return lookup[codes]
 
     def positions(self) -> dict[str, int]:
         """raw id -> index as a dict, built once: a request's few ids are faster looked up here."""

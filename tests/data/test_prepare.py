@@ -47,6 +47,16 @@ def test_filter_counts_on_the_original_frame_like_the_notebook():
     assert result.iterations == 1
 
 
+def test_categorical_ids_filter_like_strings_and_unused_categories_are_not_counted():
+    frame = FILTER_CASE.copy()
+    for column in ("customer_id", "product_id"):
+        frame[column] = pd.Categorical(frame[column], categories=sorted(set(frame[column])) + ["unused"])
+    result = filter_min_counts(frame, min_customer_reviews=2, min_product_reviews=2)
+    expected = filter_min_counts(FILTER_CASE, min_customer_reviews=2, min_product_reviews=2)
+    assert pairs(result.frame) == pairs(expected.frame)
+    assert (result.before, result.after) == (expected.before, expected.after)
+
+
 def test_kcore_filter_repeats_until_every_customer_and_product_meets_its_minimum():
     result = filter_min_counts(FILTER_CASE, min_customer_reviews=2, min_product_reviews=2, kcore=True)
     assert pairs(result.frame) == [("c1", "p1"), ("c1", "p2"), ("c2", "p1"), ("c2", "p2")]

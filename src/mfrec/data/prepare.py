@@ -73,7 +73,7 @@ def filter_min_counts(frame: pd.DataFrame, min_customer_reviews: int = 5,
         keep = passes
         if not kcore or stable:
             break
-    before = Counts(len(frame), num_customers, num_products)
+    before = Counts(len(frame), _distinct(customers), _distinct(products))
     after = Counts(int(keep.sum()), _distinct(customers[keep]), _distinct(products[keep]))
     return FilterResult(frame[keep], before, after, iterations)
 
@@ -157,6 +157,11 @@ def _latest_titles(frame: pd.DataFrame, codes: np.ndarray, num_products: int) ->
 
 
 def _codes(ids: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes of the ids and an upper bound on them; codes of unused ids just never occur."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        codes = ids.cat.codes.to_numpy()
+        if not codes.size or codes.min() >= 0:  # -1 codes (missing ids) need factorize's handling
+            return codes, len(ids.cat.categories)
     codes, uniques = pd.factorize(ids, sort=False)
     return codes, len(uniques)
 
