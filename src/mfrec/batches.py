@@ -40,7 +40,7 @@ def plan_rows(ids: np.ndarray, batch_size: int) -> RowPlan:
         positions.append((np.cumsum(is_first) - 1)[first])
         counts.append(len(rows[-1]))
     return RowPlan(
-        rows=np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64),
+        rows=np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32),
         starts=np.cumsum(counts),
         positions=np.concatenate(positions).astype(np.int32) if positions else np.zeros(0, np.int32),
     )
@@ -65,7 +65,7 @@ class EpochBatches:
         self.total = len(ratings)
         plans = {"users": plan_rows(users, batch_size), "items": plan_rows(items, batch_size)}
         self._starts = {side: plan.starts for side, plan in plans.items()}
-        self._rows = {side: mx.nd.array(plan.rows, ctx=ctx, dtype=np.int64) for side, plan in plans.items()}
+        self._rows = {side: mx.nd.array(plan.rows, ctx=ctx, dtype=np.int32) for side, plan in plans.items()}
         self._positions = {side: mx.nd.array(plan.positions, ctx=ctx, dtype=np.int32) for side, plan in plans.items()}
         self._ratings = mx.nd.array(ratings, ctx=ctx, dtype=np.float32)
 

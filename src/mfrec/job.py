@@ -17,6 +17,7 @@ from mfrec.devices import Devices
 from mfrec.distributed import SINGLE_WORKER, WorkerRole, close_kvstore
 from mfrec.errors import UserError
 from mfrec.hyperparameters import to_dict
+from mfrec.memory import release_freed_memory
 from mfrec.model import Architecture, MFBlock
 from mfrec.training import LoopSettings, StopFlag, build_block, fit, make_trainer, predict
 
@@ -34,6 +35,7 @@ def run_job(config: TrainingConfig, hp, devices: Devices, stop: StopFlag, role: 
     and writes outputs, while the others wait at the kvstore's final barrier."""
     started = time.perf_counter()
     data = prepare_data(config.channels, hp)
+    release_freed_memory()
     prep_seconds = time.perf_counter() - started
     log.info("data ready in %.1fs: %s", prep_seconds, json.dumps(_summary(data.stats)))
     contexts = devices.contexts()
@@ -50,6 +52,7 @@ def run_job(config: TrainingConfig, hp, devices: Devices, stop: StopFlag, role: 
     if not role.writes_outputs:
         close_kvstore(trainer, role)
         return JobOutcome(interrupted=False, metrics=None)
+    release_freed_memory()  # the epochs' batch plans, before evaluation allocates its own
     metrics = _evaluate(block, data, hp, contexts[0])
     metrics.update({"epochs": result.history, "best_epoch": result.best_epoch,
                     "prep_seconds": round(prep_seconds, 3), "data": data.stats})

@@ -261,6 +261,7 @@ class GatheredSteps:
         self.batches = None
 
     def start_epoch(self, ratings: RatingArrays, batch_size: int) -> int:
+        self.batches = None  # the last epoch's plan goes before the next one is built
         self.batches = EpochBatches(ratings.users, ratings.items, ratings.ratings, batch_size, self.ctx)
         return len(self.batches)
 
