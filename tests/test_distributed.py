@@ -3,6 +3,7 @@ with their own /opt/ml dirs, each running a ps-lite server, the first also the s
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -190,7 +191,12 @@ def test_two_hosts_reach_the_test_mse_of_one_process(two_host_job):
     assert dist_mse < metrics_of(single)["baselines"]["global_mean"]["mse"]
 
 
-def test_only_the_first_host_writes_the_model_and_it_finishes_last(two_host_job):
+def logged_at(log_file: Path, text: str) -> datetime.datetime:
+    line = next(line for line in log_file.read_text().splitlines() if text in line)
+    return datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+
+
+def test_only_the_first_host_writes_the_model_and_the_others_wait_for_it(two_host_job):
     dirs, codes, *_ = two_host_job
     first, second = dirs["127.0.0.1"], dirs["127.0.0.2"]
     assert (first / "model" / "model.params").exists()
@@ -199,8 +205,8 @@ def test_only_the_first_host_writes_the_model_and_it_finishes_last(two_host_job)
     assert not (second / "checkpoints").exists()
     for base in dirs.values():
         assert not (base / "output" / "failure").exists()
-    first_end, second_end = ((base / "train.log").stat().st_mtime for base in (first, second))
-    assert first_end >= second_end
+    # The second host leaves the final barrier only once the first has written its outputs.
+    assert logged_at(second / "train.log", "host 127.0.0.2 finished") >= logged_at(first / "train.log", "model written to")
 
 
 def test_every_worker_stops_at_the_same_epoch(two_host_job):
