@@ -16,13 +16,13 @@ from typing import Callable
 
 import mxnet as mx
 import numpy as np
-from mxnet import autograd, gluon
+from mxnet import gluon
 
 from mfrec import checkpoints, optimizers
-from mfrec.batches import EpochBatches
 from mfrec.errors import UserError
-from mfrec.model import Architecture, GatheredMFBlock, MFBlock
+from mfrec.model import Architecture, MFBlock
 from mfrec.progress import Progress
+from mfrec.steps import make_steps
 
 log = logging.getLogger("mfrec.training")
 
@@ -195,7 +195,7 @@ def fit(
         agree_on_start(f"epoch={state.epoch},batch={state.next_batch},fingerprint={fingerprint[:12]}")
     # Every worker resumes from its checkpoint dir; only worker 0 writes one.
     write_dir = checkpoint_dir if settings.writes_checkpoints else None
-    steps = make_steps(block, trainer, settings, contexts)
+    steps = make_steps(block, trainer, contexts, dist_step_size=_dist_step_size(settings, contexts))
     while state.epoch < settings.epochs and not _early_stop(state, settings, validation):
         finished = _run_epoch(steps, train, settings, contexts, state, stop)
         if not finished:
@@ -237,79 +237,6 @@ def _run_epoch(steps, train, settings, contexts, state, stop) -> bool:
     return True
 
 
-def make_steps(block: MFBlock, trainer: gluon.Trainer, settings: LoopSettings, contexts: list):
-    """How a batch is trained: on one device without a kvstore, on gathered rows; otherwise
-    Gluon's replicated path, whose kvstore aggregates the devices' and hosts' gradients."""
-    if len(contexts) == 1 and not _is_dist(settings):
-        return GatheredSteps(block, trainer, contexts[0])
-    return ReplicatedSteps(block, trainer, settings, contexts)
-
-
-class GatheredSteps:
-    """GatheredMFBlock on each batch's distinct rows. The trainer updates the Dense layer and the
-    global bias; the embedding tables (grad_req null, so the trainer skips them) are updated
-    row by row with the trainer's optimizer and state."""
-
-    def __init__(self, block: MFBlock, trainer: gluon.Trainer, ctx) -> None:
-        self.block, self.trainer, self.ctx = block, trainer, ctx
-        self.head = GatheredMFBlock(block)
-        self.head.hybridize(static_alloc=True, static_shape=False)
-        self.tables = [(trainer._param2idx[param.name], param, side) for param, side in block.row_tables()]
-        for _, param, _ in self.tables:
-            param.grad_req = "null"
-        self.loss_fn = gluon.loss.L2Loss()
-        self.batches = None
-
-    def start_epoch(self, ratings: RatingArrays, batch_size: int) -> int:
-        self.batches = None  # the last epoch's plan goes before the next one is built
-        self.batches = EpochBatches(ratings.users, ratings.items, ratings.ratings, batch_size, self.ctx)
-        return len(self.batches)
-
-    def step(self, b: int):
-        batch = self.batches[b]
-        weights = [param.data(self.ctx) for _, param, _ in self.tables]
-        gathered = [mx.nd.take(weight, batch.rows[side]) for weight, (_, _, side) in zip(weights, self.tables)]
-        for rows in gathered:
-            rows.attach_grad()
-        with autograd.record():
-            predictions = self.head(gathered[0], batch.positions["users"], gathered[1], batch.positions["items"], *gathered[2:])
-            loss = self.loss_fn(predictions, batch.ratings)
-        loss.backward()
-        self.trainer.step(batch.size)
-        for weight, rows, (index, _, side) in zip(weights, gathered, self.tables):
-            optimizers.update_trainer_rows(self.trainer, index, weight, batch.rows[side], rows, rows.grad)
-        return loss.sum() * 2
-
-
-class ReplicatedSteps:
-    """MFBlock on every device's share of the batch; the trainer's kvstore sums the gradients."""
-
-    def __init__(self, block: MFBlock, trainer: gluon.Trainer, settings: LoopSettings, contexts: list) -> None:
-        self.block, self.trainer, self.contexts = block, trainer, contexts
-        # A dist kvstore fixes the gradient scale at its first step: every step must pass the
-        # same (global) batch size, so a last, shorter batch is scaled as a full one.
-        self.step_size = settings.batch_size * len(contexts) * settings.num_workers if _is_dist(settings) else None
-        self.loss_fn = gluon.loss.L2Loss()
-        self.batch_size = 0
-        self.arrays = ()
-
-    def start_epoch(self, ratings: RatingArrays, batch_size: int) -> int:
-        self.batch_size = batch_size
-        self.arrays = tuple(mx.nd.array(a, dtype=a.dtype) for a in (ratings.users, ratings.items, ratings.ratings))
-        return math.ceil(len(ratings) / batch_size)
-
-    def step(self, b: int):
-        sl = slice(b * self.batch_size, min((b + 1) * self.batch_size, self.arrays[0].shape[0]))
-        users, items, ratings = (a[sl] for a in self.arrays)
-        parts = [gluon.utils.split_and_load(x, self.contexts, even_split=False) for x in (users, items, ratings)]
-        with autograd.record():
-            losses = [self.loss_fn(self.block(u, i), r) for u, i, r in zip(*parts)]
-        for loss in losses:
-            loss.backward()
-        self.trainer.step(self.step_size or users.shape[0])
-        return sum(loss.sum().as_in_context(self.contexts[0]) for loss in losses) * 2
-
-
 def shard_order(num_ratings: int, settings: LoopSettings, epoch: int) -> np.ndarray:
     """This worker's rows for the epoch: the same (seed, epoch) shuffle on every worker, then
     rows k::n, trimmed to an equal length (dist_sync needs the same number of steps everywhere;
@@ -323,6 +250,12 @@ def shard_order(num_ratings: int, settings: LoopSettings, epoch: int) -> np.ndar
 
 def _is_dist(settings: LoopSettings) -> bool:
     return bool(settings.kvstore) and settings.kvstore.startswith("dist")
+
+
+def _dist_step_size(settings: LoopSettings, contexts: list) -> int | None:
+    """A dist kvstore fixes the gradient scale at its first step: every step must pass the same
+    (global) batch size, so a last, shorter batch is scaled as a full one."""
+    return settings.batch_size * len(contexts) * settings.num_workers if _is_dist(settings) else None
 
 
 def _accumulate(state: LoopState, sum_sq, next_batch: int, started: float, batch: int, total: int) -> None:

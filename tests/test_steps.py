@@ -1,4 +1,4 @@
-"""The training loop's two ways through a batch: gathered rows (one device) against Gluon's
+"""The two ways through a batch: gathered rows (one device) against Gluon's
 replicated path with row_sparse gradients, which must reach the same parameters."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import pytest
 
 from mfrec import checkpoints
 from mfrec.model import Architecture
-from mfrec.training import GatheredSteps, LoopSettings, RatingArrays, ReplicatedSteps, build_block, make_steps, make_trainer
+from mfrec.steps import GatheredSteps, ReplicatedSteps, make_steps
+from mfrec.training import LoopSettings, RatingArrays, build_block, make_trainer
 
 NUM_USERS, NUM_ITEMS, BATCH = 30, 20, 16
 
@@ -33,7 +34,7 @@ def trained(steps_class, loop: LoopSettings, use_bias: bool, num_batches: int | 
     architecture = Architecture(NUM_USERS, NUM_ITEMS, 8, use_bias=use_bias)
     block = build_block(architecture, loop, [mx.cpu()], global_mean=3.0)
     trainer = make_trainer(block, loop)
-    steps = steps_class(block, trainer, loop, [mx.cpu()]) if steps_class is ReplicatedSteps else steps_class(block, trainer, mx.cpu())
+    steps = steps_class(block, trainer, [mx.cpu()]) if steps_class is ReplicatedSteps else steps_class(block, trainer, mx.cpu())
     total = steps.start_epoch(ratings(), BATCH)
     losses = [float(steps.step(b).asscalar()) for b in range(num_batches or total)]
     return block, trainer, steps, losses
@@ -72,7 +73,8 @@ def test_rows_no_batch_touched_keep_their_initial_values():
 def test_one_device_without_kvstore_trains_on_gathered_rows():
     loop = settings("adam")
     block = build_block(Architecture(NUM_USERS, NUM_ITEMS, 8), loop, [mx.cpu()])
-    assert isinstance(make_steps(block, make_trainer(block, loop), loop, [mx.cpu()]), GatheredSteps)
+    assert isinstance(make_steps(block, make_trainer(block, loop), [mx.cpu()]), GatheredSteps)
+    assert isinstance(make_steps(block, make_trainer(block, loop), [mx.cpu()], dist_step_size=64), ReplicatedSteps)
 
 
 def test_gathered_training_resumes_from_a_checkpoint_exactly(tmp_path):
