@@ -56,8 +56,9 @@ class GatheredSteps:
         batch = self.batches[b]
         weights = [param.data(self.ctx) for _, param, _ in self.tables]
         gathered = [mx.nd.take(weight, batch.rows[side]) for weight, (_, _, side) in zip(weights, self.tables)]
-        for rows in gathered:
-            rows.attach_grad()
+        # grad_req "write": the backward pass fills these buffers, so unlike attach_grad they
+        # need no zero fill first.
+        autograd.mark_variables(gathered, [mx.nd.empty(rows.shape, ctx=self.ctx) for rows in gathered], "write")
         with autograd.record():
             predictions = self.head(gathered[0], batch.positions["users"], gathered[1], batch.positions["items"], *gathered[2:])
             loss = self.loss_fn(predictions, batch.ratings)
